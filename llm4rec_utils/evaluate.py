@@ -1,0 +1,194 @@
+"""Evaluators: full ranking over the whole catalogue, and ranking among sampled negatives.
+
+Both take a ``score_fn(user_indices) -> scores`` of shape (len(users), num_items) and frames
+with *encoded* user and item indices (see :func:`llm4rec_utils.preprocess.encode_ids`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .constants import ITEM_COL, USER_COL
+from .metrics import (
+    RANKING_METRICS,
+    _check_k,
+    average_popularity,
+    catalog_coverage,
+    novelty,
+)
+from .sampling import PositiveSet, sample_negatives
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _as_scores(out) -> np.ndarray:
+    if hasattr(out, "detach"):  # a torch tensor
+        out = out.detach().float().cpu().numpy()
+    return np.asarray(out, dtype=np.float64)
+
+
+def _items_by_user(df: pd.DataFrame, user_col: str, item_col: str) -> dict[int, np.ndarray]:
+    if len(df) == 0:
+        return {}
+    return {int(u): g.to_numpy() for u, g in df.groupby(user_col)[item_col]}
+
+
+def top_k_items(
+    scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
+    """Indices of the ``k`` highest scores per row, best first.
+
+    Ties are broken by item index (lower first): a stable sort, so results are deterministic.
+
+    Args:
+        scores: shape (B, num_items).
+        exclude: per row, item indices that must not be recommended (the user's history).
+
+    Returns:
+        Shape (B, min(k, num_items)).
+    """
+    k = _check_k(k)
+    s = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        for r, items in enumerate(exclude):
+            if items is not None and len(items):
+                s[r, items] = -np.inf
+    return np.argsort(-s, axis=1, kind="stable")[:, :k]
+
+
+def evaluate_full_ranking(
+    score_fn: ScoreFn,
+    test: pd.DataFrame,
+    exclude: Sequence[pd.DataFrame] = (),
+    num_items: int | None = None,
+    ks: Sequence[int] = (10,),
+    metrics: Sequence[str] = ("precision", "recall", "hr", "ndcg", "map", "mrr"),
+    item_counts: np.ndarray | None = None,
+    num_users: int | None = None,
+    batch_size: int = 1024,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> dict[str, float]:
+    """Rank every item for each test user, masking the items in ``exclude`` (the user's whole
+    known history: training, and validation when testing), and average the metrics over users.
+
+    Args:
+        score_fn: user indices (B,) -> scores (B, num_items), numpy or torch.
+        test: the held-out (user, item) pairs; every pair is relevant.
+        exclude: frames of pairs to mask before ranking.
+        num_items: catalogue size (inferred from the scores if ``None``).
+        ks: cut-offs.
+        metrics: names from :data:`llm4rec_utils.metrics.RANKING_METRICS`.
+        item_counts: training interaction count per item; adds coverage, novelty and ARP@K.
+        num_users: training users, for novelty's ``p(i) = count / num_users`` (default: the
+            number of test users).
+
+    Returns:
+        ``{"ndcg@10": ..., "hr@10": ..., ...}`` plus ``"users"`` (how many were evaluated).
+    """
+    unknown = set(metrics) - set(RANKING_METRICS)
+    if unknown:
+        raise ValueError(
+            f"unknown metrics {sorted(unknown)}; choose from {sorted(RANKING_METRICS)}"
+        )
+    ks = [_check_k(k) for k in ks]
+    relevant = _items_by_user(test, user_col, item_col)
+    masked = [_items_by_user(df, user_col, item_col) for df in exclude]
+    users = np.array(sorted(relevant), dtype=np.int64)
+    if len(users) == 0:
+        raise ValueError("the test frame is empty: nothing to evaluate")
+    kmax = max(ks)
+    per_user = {f"{m}@{k}": [] for k in ks for m in metrics}
+    rec_lists = []
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        scores = _as_scores(score_fn(batch))
+        if num_items is not None and scores.shape[1] != num_items:
+            raise ValueError(f"score_fn returned {scores.shape[1]} columns, expected {num_items}")
+        excl = [
+            np.concatenate([m.get(int(u), np.empty(0, np.int64)) for m in masked]).astype(np.int64)
+            if masked
+            else None
+            for u in batch
+        ]
+        top = top_k_items(scores, kmax, excl)
+        for u, row in zip(batch, top, strict=True):
+            rel = set(relevant[int(u)].tolist())
+            ranked = row.tolist()
+            rec_lists.append(ranked)
+            for k in ks:
+                for m in metrics:
+                    per_user[f"{m}@{k}"].append(RANKING_METRICS[m](ranked, rel, k))
+    out = {name: float(np.nanmean(vals)) for name, vals in per_user.items()}
+    out["users"] = float(len(users))
+    if item_counts is not None:
+        n_items = num_items or len(item_counts)
+        for k in ks:
+            lists = [r[:k] for r in rec_lists]
+            out[f"coverage@{k}"] = catalog_coverage(lists, n_items)
+            out[f"novelty@{k}"] = novelty(lists, item_counts, num_users or len(users))
+            out[f"arp@{k}"] = average_popularity(lists, item_counts)
+    return out
+
+
+def evaluate_sampled(
+    score_fn: ScoreFn,
+    test: pd.DataFrame,
+    known: Sequence[pd.DataFrame],
+    num_items: int,
+    n_negatives: int = 100,
+    ks: Sequence[int] = (10,),
+    strategy: str = "uniform",
+    item_probs: np.ndarray | None = None,
+    seed: int = 0,
+    batch_size: int = 1024,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> dict[str, float]:
+    """Rank each test positive among ``n_negatives`` sampled items the user never interacted with.
+
+    The common "HR@10 with 100 negatives" protocol: cheap, but it inflates numbers compared with
+    full ranking (the negatives are mostly easy). Ties between the positive and a negative are
+    broken at random with the seed, so a constant scorer gets a fair (not lucky) rank.
+
+    Args:
+        known: every frame of the user's interactions (train, valid, test): none is a negative.
+
+    Returns:
+        ``{"hr@10": ..., "ndcg@10": ..., "mrr": ..., "pairs": ...}``, averaged over test pairs.
+    """
+    ks = [_check_k(k) for k in ks]
+    if len(test) == 0:
+        raise ValueError("the test frame is empty: nothing to evaluate")
+    all_known = pd.concat([df[[user_col, item_col]] for df in known], ignore_index=True)
+    positives = PositiveSet(all_known[user_col], all_known[item_col], num_items)
+    rng = np.random.default_rng(seed)
+    users = test[user_col].to_numpy(np.int64)
+    items = test[item_col].to_numpy(np.int64)
+    negs = sample_negatives(users, positives, n_negatives, strategy, item_probs, rng)
+    ranks = np.empty(len(users), dtype=np.int64)
+    uniq = np.unique(users)
+    row_of = {}
+    for start in range(0, len(uniq), batch_size):
+        batch = uniq[start : start + batch_size]
+        scores = _as_scores(score_fn(batch))
+        for r, u in enumerate(batch):
+            row_of[int(u)] = scores[r]
+    for j, (u, pos) in enumerate(zip(users, items, strict=True)):
+        s = row_of[int(u)]
+        pos_score, neg_scores = s[pos], s[negs[j]]
+        ties = int((neg_scores == pos_score).sum())
+        ranks[j] = 1 + int((neg_scores > pos_score).sum()) + int(rng.integers(0, ties + 1))
+    out = {}
+    for k in ks:
+        hit = ranks <= k
+        out[f"hr@{k}"] = float(hit.mean())
+        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean())
+    out["mrr"] = float((1.0 / ranks).mean())
+    out["pairs"] = float(len(users))
+    return out

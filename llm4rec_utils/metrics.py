@@ -1,0 +1,186 @@
+"""Recommendation metrics from first principles.
+
+Ranking metrics take one user's ranked list of item IDs (best first) and the set of that user's
+relevant items. Conventions, the same in every function:
+
+* ``k`` must be a positive integer (``k <= 0`` raises ``ValueError``).
+* A list shorter than ``k`` is used whole; precision still divides by ``k`` (as Microsoft
+  Recommenders does), so short lists are not rewarded.
+* A user with no relevant items has no defined score: the functions return ``nan`` and the
+  evaluators leave such users out of the average.
+* Relevance is binary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k <= 0:
+        raise ValueError(f"K must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _hits(ranked: Sequence, relevant: set, k: int) -> np.ndarray:
+    return np.fromiter((item in relevant for item in list(ranked)[: _check_k(k)]), dtype=bool)
+
+
+# --------------------------------------------------------------------------- rating / scores
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error."""
+    t, p = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if t.shape != p.shape or t.size == 0:
+        raise ValueError(
+            f"y_true and y_pred must be non-empty and the same shape: {t.shape} {p.shape}"
+        )
+    return float(np.sqrt(np.mean((t - p) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error."""
+    t, p = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if t.shape != p.shape or t.size == 0:
+        raise ValueError(
+            f"y_true and y_pred must be non-empty and the same shape: {t.shape} {p.shape}"
+        )
+    return float(np.mean(np.abs(t - p)))
+
+
+def auc(y_true, y_score) -> float:
+    """Area under the ROC curve: P(score of a random positive > score of a random negative).
+
+    Computed from ranks (Mann-Whitney U); tied scores count one half.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(y_score, dtype=float)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs at least one positive and one negative label")
+    ranks = rankdata(s)  # average ranks for ties
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# --------------------------------------------------------------------------- ranking, one user
+
+
+def precision_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """``|top-k ∩ relevant| / k``."""
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    return float(_hits(ranked, relevant, k).sum() / k)
+
+
+def recall_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """``|top-k ∩ relevant| / |relevant|``."""
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    return float(_hits(ranked, relevant, k).sum() / len(relevant))
+
+
+def hit_rate_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """1 if any relevant item is in the top k, else 0 (HR@K)."""
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    return float(_hits(ranked, relevant, k).any())
+
+
+def ndcg_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """Binary-relevance NDCG@K.
+
+    ``DCG = sum_{i=1..k} rel_i / log2(i + 1)``; ``IDCG`` is the DCG of ``min(|relevant|, k)``
+    hits at the top.
+    """
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    hits = _hits(ranked, relevant, k)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = float((hits * discounts[: len(hits)]).sum())
+    idcg = float(discounts[: min(len(relevant), k)].sum())
+    return dcg / idcg
+
+
+def map_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """Average precision at K, normalised by the number of relevant items (Microsoft
+    Recommenders' ``map_at_k``, after Spark MLlib):
+
+    ``AP@K = (1 / |relevant|) * sum_{i=1..k} P@i * rel_i``
+
+    Dividing by ``|relevant|`` rather than ``min(|relevant|, k)`` means a user with more relevant
+    items than ``k`` can never reach 1. Averaged over users this is MAP@K.
+    """
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    hits = _hits(ranked, relevant, k)
+    precisions = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((precisions * hits).sum() / len(relevant))
+
+
+def mrr_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
+    """Reciprocal rank of the first relevant item in the top k (0 if none)."""
+    relevant = set(relevant)
+    if not relevant:
+        return math.nan
+    hits = _hits(ranked, relevant, k)
+    first = np.flatnonzero(hits)
+    return float(1.0 / (first[0] + 1)) if len(first) else 0.0
+
+
+# Names as recorded in results.json: "<name>@<k>", lower case.
+RANKING_METRICS = {
+    "precision": precision_at_k,
+    "recall": recall_at_k,
+    "hr": hit_rate_at_k,
+    "ndcg": ndcg_at_k,
+    "map": map_at_k,
+    "mrr": mrr_at_k,
+}
+
+
+# --------------------------------------------------------------------------- beyond accuracy
+
+
+def catalog_coverage(rec_lists: Iterable[Sequence], num_items: int) -> float:
+    """Share of the catalogue that appears in at least one recommendation list."""
+    if num_items <= 0:
+        raise ValueError("num_items must be positive")
+    shown = set()
+    for rec in rec_lists:
+        shown.update(rec)
+    return len(shown) / num_items
+
+
+def novelty(rec_lists: Iterable[Sequence], item_counts, num_users: int) -> float:
+    """Mean self-information ``-log2(p(i))`` of recommended items, with ``p(i)`` the share of
+    users who interacted with item ``i`` in training (``item_counts[i] / num_users``).
+
+    Higher means less obvious items. An item never seen in training is counted as seen once.
+    """
+    counts = np.asarray(item_counts, dtype=float)
+    items = np.fromiter((i for rec in rec_lists for i in rec), dtype=np.int64)
+    if items.size == 0:
+        raise ValueError("no recommendations given")
+    p = np.maximum(counts[items], 1.0) / num_users
+    return float(np.mean(-np.log2(p)))
+
+
+def average_popularity(rec_lists: Iterable[Sequence], item_counts) -> float:
+    """Popularity bias as average recommendation popularity (ARP): the mean training count of
+    the recommended items. Compare with the catalogue's mean count to see the bias."""
+    counts = np.asarray(item_counts, dtype=float)
+    items = np.fromiter((i for rec in rec_lists for i in rec), dtype=np.int64)
+    if items.size == 0:
+        raise ValueError("no recommendations given")
+    return float(counts[items].mean())

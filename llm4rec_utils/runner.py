@@ -1,0 +1,334 @@
+"""Execute the notebooks in order with papermill and collect their results.
+
+Usage (``make run`` and ``make test`` wrap it)::
+
+    python -m llm4rec_utils.runner --profile full            # every notebook
+    python -m llm4rec_utils.runner --profile smoke 01 03     # a subset, by number or name
+
+Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML, ``results.json``
+(provenance, per-notebook status, wall time and peak memory, recorded metrics) and
+``RESULTS.md``. Each notebook runs in its own process so its peak memory (kernel included) can be
+measured; a failing notebook is reported with its failing cell, the others still run, and the
+exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from .constants import PROFILES
+from .data import resolve_data_dir
+from .repro import check_profile
+from .results import read_results, results_table, write_results
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+KERNEL_NAME = "llm4rec"
+
+
+def list_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``), in order."""
+    return sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select_notebooks(names: list[str], notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Resolve ``["01", "03_attention_math"]`` to notebook paths; unknown names raise."""
+    available = list_notebooks(notebook_dir)
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        match = [p for p in available if p.stem == stem or p.stem.split("_")[0] == stem]
+        if not match:
+            raise ValueError(
+                f"no notebook {name!r}; available: {', '.join(p.stem for p in available)}"
+            )
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def provenance(profile: str, device: str, seed: int) -> dict:
+    """Where the numbers come from: commit, date, versions, device and profile."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        commit = (commit or "unknown") + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    from .repro import get_device
+
+    return {
+        "commit": commit,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "device": f"{device} -> {get_device(device).type}",
+        "cpu_count": os.cpu_count(),
+        "profile": profile,
+        "seed": seed,
+    }
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    status: str
+    wall_s: float
+    peak_rss_mb: float
+    error: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+
+def _wait_with_rusage(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, int, str]:
+    """Reap ``proc`` with ``wait4`` to get its peak RSS (KiB), which on Linux includes its
+    reaped descendants, i.e. the Jupyter kernel. Returns (exit code, peak KiB, error)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    error = ""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            proc.kill()
+            error = f"timed out after {timeout_s} s"
+        time.sleep(0.1)
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped here, so Popen must not wait again
+    return code, usage.ru_maxrss, error
+
+
+def _source_cell_index(executed_path: str, executed_index: int) -> int:
+    """Papermill inserts an injected-parameters cell; give the index in the source notebook."""
+    try:
+        import nbformat
+
+        cells = nbformat.read(executed_path, as_version=4).cells[:executed_index]
+        injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+        return executed_index - injected
+    except Exception:  # noqa: BLE001 -- best effort; the executed index is still useful
+        return executed_index
+
+
+def _execute_one(
+    input_path: str, output_path: str, params_json: str, kernel: str, err_file: str
+) -> int:
+    """Child process: run one notebook with papermill. Exit 1 with the failing cell on error."""
+    import papermill as pm
+
+    params = json.loads(params_json)
+    try:
+        pm.execute_notebook(
+            input_path,
+            output_path,
+            parameters=params,
+            kernel_name=kernel,
+            language="python",
+            cwd=str(Path(input_path).parent),
+            progress_bar=sys.stderr.isatty(),
+            log_output=False,
+        )
+    except pm.PapermillExecutionError as err:
+        cell = _source_cell_index(output_path, err.cell_index)
+        message = (
+            f"FAILED {Path(input_path).stem}: cell {cell} "
+            f"(execution count {err.exec_count}): {err.ename}: {err.evalue}"
+        )
+        print(message, file=sys.stderr)
+        Path(err_file).write_text(message)
+        return 1
+    except Exception as err:  # noqa: BLE001 -- report any setup failure with the notebook's name
+        message = f"FAILED {Path(input_path).stem}: {type(err).__name__}: {err}"
+        print(message, file=sys.stderr)
+        Path(err_file).write_text(message)
+        return 1
+    return 0
+
+
+def _export_html(executed: Path) -> Path | None:
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        out = executed.with_suffix(".html")
+        out.write_text(body, encoding="utf-8")
+        return out
+    except Exception as err:  # noqa: BLE001 -- HTML is a convenience; never fail the run for it
+        print(f"  (HTML export of {executed.name} failed: {err})", file=sys.stderr)
+        return None
+
+
+def check_kernel(kernel: str) -> None:
+    """Raise a clear error if the named Jupyter kernel is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if kernel not in specs:
+        raise RuntimeError(
+            f"Jupyter kernel {kernel!r} is not installed "
+            f"(found: {', '.join(sorted(specs)) or 'none'}). "
+            f"Fix: `make install`, or `python -m ipykernel install --sys-prefix --name {kernel}`."
+        )
+
+
+def run_notebooks(
+    notebooks: list[Path],
+    profile: str = "full",
+    device: str = "auto",
+    seed: int = 42,
+    data_dir: str | None = None,
+    build_dir: str | os.PathLike = REPO_ROOT / "build",
+    kernel: str = KERNEL_NAME,
+    html: bool = True,
+    timeout_s: float | None = None,
+) -> tuple[dict, list[NotebookRun]]:
+    """Run ``notebooks`` in order; return the results dict and one record per notebook."""
+    check_profile(profile)
+    check_kernel(kernel)
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    results_path = build_dir / "results.json"
+    names = [p.stem for p in notebooks]
+
+    results = read_results(results_path)
+    if results.get("provenance", {}).get("profile") not in (None, profile):
+        results = {"provenance": {}, "notebooks": {}, "metrics": []}  # never mix profiles
+    results["provenance"] = provenance(profile, device, seed)
+    results["metrics"] = [m for m in results["metrics"] if m["notebook"] not in names]
+    for n in names:
+        results["notebooks"].pop(n, None)
+    write_results(results_path, results)
+
+    params = {
+        "PROFILE": profile,
+        "DEVICE": device,
+        "SEED": seed,
+        "DATA_DIR": str(resolve_data_dir(data_dir).resolve()),
+        "RESULTS_PATH": str(results_path),
+    }
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED=str(seed))
+    runs = []
+    for i, nb in enumerate(notebooks, 1):
+        out = build_dir / nb.name
+        print(f"[{i}/{len(notebooks)}] {nb.stem} (profile={profile}) ...", flush=True)
+        err_file = build_dir / f".{nb.stem}.error"
+        err_file.unlink(missing_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "llm4rec_utils.runner",
+            "--_execute",
+            str(nb),
+            str(out),
+            json.dumps(params),
+            kernel,
+            str(err_file),
+        ]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env)
+        code, peak_kb, error = _wait_with_rusage(proc, timeout_s)
+        wall = time.perf_counter() - start
+        ok = code == 0
+        if not ok:
+            error = (
+                (err_file.read_text().strip() if err_file.exists() else "")
+                or error
+                or (f"FAILED {nb.stem}: exit {code}")
+            )
+        err_file.unlink(missing_ok=True)
+        run = NotebookRun(
+            nb.stem, "ok" if ok else "failed", round(wall, 2), round(peak_kb / 1024, 1), error
+        )
+        if out.exists():
+            run.outputs.append(str(out))
+            if html and (h := _export_html(out)):
+                run.outputs.append(str(h))
+        runs.append(run)
+        results = read_results(results_path)
+        results["notebooks"][nb.stem] = {
+            "status": run.status,
+            "wall_s": run.wall_s,
+            "peak_rss_mb": run.peak_rss_mb,
+            **({"error": error} if error else {}),
+        }
+        write_results(results_path, results)
+        print(
+            f"    {run.status} in {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB"
+            + (f"  <- {error}" if error else ""),
+            flush=True,
+        )
+    (build_dir / "RESULTS.md").write_text(results_table(results), encoding="utf-8")
+    return results, runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--_execute":  # internal: one notebook in a child process
+        return _execute_one(*argv[1:6])
+    parser = argparse.ArgumentParser(
+        prog="python -m llm4rec_utils.runner", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
+    parser.add_argument("--profile", default="full", choices=PROFILES)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data-dir", default=None, help="default: $LLM4REC_DATA_DIR or data/")
+    parser.add_argument("--build-dir", default=str(REPO_ROOT / "build"))
+    parser.add_argument("--kernel", default=KERNEL_NAME)
+    parser.add_argument("--no-html", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        notebooks = select_notebooks(args.notebooks)
+    except ValueError as err:
+        parser.error(str(err))
+    total = time.perf_counter()
+    _, runs = run_notebooks(
+        notebooks,
+        args.profile,
+        args.device,
+        args.seed,
+        args.data_dir,
+        args.build_dir,
+        args.kernel,
+        html=not args.no_html,
+    )
+    failed = [r for r in runs if r.status != "ok"]
+    print(
+        f"{len(runs) - len(failed)}/{len(runs)} notebooks ok "
+        f"in {time.perf_counter() - total:.1f} s; "
+        f"results in {Path(args.build_dir) / 'results.json'} and RESULTS.md"
+    )
+    for r in failed:
+        print(f"FAILED: {r.name}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

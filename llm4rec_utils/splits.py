@@ -1,0 +1,254 @@
+"""Train/validation/test splits, each deterministic by seed and checked for leakage.
+
+Every split returns a :class:`Split` and calls the leakage checks below before returning, so a
+bug that puts a test interaction into training raises instead of inflating a metric.
+
+Tie-break for time-ordered splits: MovieLens-100K records many ratings of one user in the same
+second (76% of interactions share their user's timestamp with another), so "the last
+interaction" is ambiguous. We order by ``(timestamp, item_id)``: among interactions with the
+same timestamp, the larger item ID counts as later. The rule is arbitrary but deterministic and
+independent of file order; the leakage check allows equal timestamps across the cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+
+
+class LeakageError(AssertionError):
+    """An interaction (or its future) is visible to training."""
+
+
+@dataclass
+class Split:
+    """One split of the interactions. ``valid`` is ``None`` for two-way splits."""
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    valid: pd.DataFrame | None = None
+
+    def sizes(self) -> dict[str, int]:
+        """Row counts per part."""
+        out = {"train": len(self.train), "test": len(self.test)}
+        if self.valid is not None:
+            out["valid"] = len(self.valid)
+        return out
+
+
+# --------------------------------------------------------------------------- leakage checks
+
+
+def check_disjoint(*parts: pd.DataFrame, user_col: str = USER_COL, item_col: str = ITEM_COL):
+    """Raise :class:`LeakageError` if a (user, item) pair appears in two parts."""
+    seen: dict[tuple, int] = {}
+    for p, df in enumerate(parts):
+        keys = pd.MultiIndex.from_frame(df[[user_col, item_col]])
+        if keys.has_duplicates:
+            raise LeakageError(f"part {p} holds the same (user, item) pair twice")
+        for prev, prev_keys in seen.items():
+            both = keys.intersection(prev_keys)
+            if len(both):
+                raise LeakageError(
+                    f"{len(both)} (user, item) pairs are in both part {prev} and part {p}, "
+                    f"e.g. {both[0]}"
+                )
+        seen[p] = keys
+
+
+def check_time_order(
+    earlier: pd.DataFrame,
+    later: pd.DataFrame,
+    per_user: bool,
+    *,
+    user_col: str = USER_COL,
+    timestamp_col: str = TIMESTAMP_COL,
+) -> None:
+    """Raise :class:`LeakageError` if ``earlier`` holds an interaction after one in ``later``.
+
+    Args:
+        per_user: compare within each user (leave-one-out) or globally (time cut).
+    """
+    if len(earlier) == 0 or len(later) == 0:
+        return
+    if not per_user:
+        if earlier[timestamp_col].max() > later[timestamp_col].min():
+            raise LeakageError(
+                "training holds interactions later than the earliest test interaction "
+                f"({earlier[timestamp_col].max()} > {later[timestamp_col].min()})"
+            )
+        return
+    last = earlier.groupby(user_col)[timestamp_col].max()
+    first = later.groupby(user_col)[timestamp_col].min()
+    both = last.index.intersection(first.index)
+    bad = both[(last[both] > first[both]).to_numpy()]
+    if len(bad):
+        raise LeakageError(f"{len(bad)} users have training interactions after their test ones")
+
+
+def _finish(split: Split, time_order: str | None = None) -> Split:
+    parts = [split.train] + ([split.valid] if split.valid is not None else []) + [split.test]
+    check_disjoint(*parts)
+    if time_order is not None:
+        per_user = time_order == "per_user"
+        for a, b in zip(parts, parts[1:], strict=False):
+            check_time_order(a, b, per_user=per_user)
+    return split
+
+
+def _time_sorted(df, user_first: bool, user_col, item_col, timestamp_col) -> pd.DataFrame:
+    keys = (
+        [user_col, timestamp_col, item_col] if user_first else [timestamp_col, user_col, item_col]
+    )
+    return df.sort_values(keys, kind="stable")
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def random_split(
+    df: pd.DataFrame,
+    test_ratio: float = 0.2,
+    seed: int = 0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> Split:
+    """Global random split: each interaction goes to test with probability ``test_ratio``.
+
+    Users may end up with no training data (cold users in test); that is the point of showing it.
+    """
+    if not 0 < test_ratio < 1:
+        raise ValueError(f"test_ratio must be in (0, 1), got {test_ratio}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(df))
+    n_test = int(round(test_ratio * len(df)))
+    test = df.iloc[np.sort(order[:n_test])]
+    train = df.iloc[np.sort(order[n_test:])]
+    return _finish(Split("random", train.reset_index(drop=True), test.reset_index(drop=True)))
+
+
+def _per_user_positions(
+    df: pd.DataFrame, seed: int, user_col: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random rank of each row within its user, and the user's row count."""
+    rng = np.random.default_rng(seed)
+    shuffled = pd.Series(rng.random(len(df)), index=df.index)
+    pos = shuffled.groupby(df[user_col]).rank(method="first").to_numpy() - 1
+    count = df.groupby(user_col)[user_col].transform("size").to_numpy()
+    return pos, count
+
+
+def stratified_split(
+    df: pd.DataFrame,
+    ratio: float = 0.75,
+    seed: int = 0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> Split:
+    """Per-user random split: each user keeps ``ratio`` of their interactions for training.
+
+    This is the Microsoft Recommenders protocol (``python_stratified_split``, 75/25): every user
+    appears in both parts, so every user can be evaluated.
+    """
+    if not 0 < ratio < 1:
+        raise ValueError(f"ratio must be in (0, 1), got {ratio}")
+    pos, count = _per_user_positions(df, seed, user_col)
+    n_train = np.maximum(1, np.round(ratio * count))
+    in_train = pos < n_train
+    return _finish(
+        Split(
+            "stratified",
+            df[in_train].reset_index(drop=True),
+            df[~in_train].reset_index(drop=True),
+        )
+    )
+
+
+def per_user_ratio_split(
+    df: pd.DataFrame,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> Split:
+    """Per-user random train/valid/test by ratio (RecBole's ``RS: [0.8, 0.1, 0.1]``, shuffled)."""
+    if len(ratios) != 3 or min(ratios) <= 0 or abs(sum(ratios) - 1) > 1e-9:
+        raise ValueError(f"ratios must be three positive numbers summing to 1, got {ratios}")
+    pos, count = _per_user_positions(df, seed, user_col)
+    n_train = np.maximum(1, np.floor(ratios[0] * count))
+    n_valid = np.floor((ratios[0] + ratios[1]) * count) - n_train
+    part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
+    return _finish(
+        Split(
+            "per_user_8_1_1",
+            df[part == 0].reset_index(drop=True),
+            df[part == 2].reset_index(drop=True),
+            df[part == 1].reset_index(drop=True),
+        )
+    )
+
+
+def leave_one_out_split(
+    df: pd.DataFrame,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+    timestamp_col: str = TIMESTAMP_COL,
+) -> Split:
+    """Leave-one-out by time: each user's last interaction -> test, second last -> validation.
+
+    Ordering is ``(timestamp, item_id)`` (see the module docstring for the tie-break). Users with
+    fewer than 3 interactions keep everything in training. Deterministic: no seed.
+    """
+    s = _time_sorted(df, True, user_col, item_col, timestamp_col)
+    from_end = s.groupby(user_col).cumcount(ascending=False).to_numpy()
+    count = s.groupby(user_col)[user_col].transform("size").to_numpy()
+    eligible = count >= 3
+    test = s[eligible & (from_end == 0)]
+    valid = s[eligible & (from_end == 1)]
+    train = s[~eligible | (from_end >= 2)]
+    split = Split(
+        "leave_one_out",
+        train.reset_index(drop=True),
+        test.reset_index(drop=True),
+        valid.reset_index(drop=True),
+    )
+    return _finish(split, time_order="per_user")
+
+
+def time_split(
+    df: pd.DataFrame,
+    test_ratio: float = 0.2,
+    valid_ratio: float = 0.0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+    timestamp_col: str = TIMESTAMP_COL,
+) -> Split:
+    """Global time cut: the latest ``test_ratio`` of interactions -> test (and the
+    ``valid_ratio`` before them -> validation). Models never see the future of any user.
+    """
+    if not 0 < test_ratio < 1 or not 0 <= valid_ratio < 1 - test_ratio:
+        raise ValueError(f"bad ratios test={test_ratio}, valid={valid_ratio}")
+    s = _time_sorted(df, False, user_col, item_col, timestamp_col)
+    n = len(s)
+    n_test = int(round(test_ratio * n))
+    n_valid = int(round(valid_ratio * n))
+    train = s.iloc[: n - n_test - n_valid]
+    valid = s.iloc[n - n_test - n_valid : n - n_test] if valid_ratio > 0 else None
+    test = s.iloc[n - n_test :]
+    split = Split(
+        "time",
+        train.reset_index(drop=True),
+        test.reset_index(drop=True),
+        None if valid is None else valid.reset_index(drop=True),
+    )
+    return _finish(split, time_order="global")

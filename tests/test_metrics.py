@@ -1,0 +1,96 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score, roc_auc_score
+
+from llm4rec_utils import metrics as M
+
+
+def test_rating_errors_by_hand():
+    assert M.rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(math.sqrt(4 / 3))
+    assert M.mae([1, 2, 3], [2, 2, 5]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        M.rmse([1, 2], [1])
+
+
+def test_auc_by_hand_and_with_ties():
+    # positives 0.8, 0.4; negatives 0.5, 0.1 -> pairs won: (0.8>0.5, 0.8>0.1, 0.4>0.1) = 3/4
+    assert M.auc([1, 1, 0, 0], [0.8, 0.4, 0.5, 0.1]) == pytest.approx(0.75)
+    # a tie counts one half
+    assert M.auc([1, 0], [0.3, 0.3]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="positive and one negative"):
+        M.auc([1, 1], [0.1, 0.2])
+
+
+def test_auc_matches_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    s = np.round(rng.normal(size=500) + y, 1)  # rounding creates ties
+    assert M.auc(y, s) == pytest.approx(roc_auc_score(y, s))
+
+
+RANKED = [5, 3, 9, 1, 7]
+RELEVANT = {3, 7, 8}
+
+
+def test_ranking_metrics_by_hand():
+    # hits at ranks 2 and 5 (items 3, 7); item 8 never retrieved
+    assert M.precision_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 5)
+    assert M.recall_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 3)
+    assert M.hit_rate_at_k(RANKED, RELEVANT, 1) == 0.0
+    assert M.hit_rate_at_k(RANKED, RELEVANT, 2) == 1.0
+    dcg = 1 / math.log2(3) + 1 / math.log2(6)
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert M.ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(dcg / idcg)
+    # AP@5 = (P@2 + P@5) / |relevant| = (1/2 + 2/5) / 3
+    assert M.map_at_k(RANKED, RELEVANT, 5) == pytest.approx((0.5 + 0.4) / 3)
+    assert M.mrr_at_k(RANKED, RELEVANT, 5) == pytest.approx(0.5)
+    assert M.mrr_at_k(RANKED, RELEVANT, 1) == 0.0
+
+
+def test_perfect_ranking_scores_one():
+    assert M.ndcg_at_k([1, 2, 3], {1, 2}, 3) == pytest.approx(1.0)
+    assert M.map_at_k([1, 2, 3], {1, 2}, 3) == pytest.approx(1.0)
+    # more relevant items than k: MAP (normalised by |relevant|) cannot reach 1, NDCG can
+    assert M.ndcg_at_k([1, 2], {1, 2, 3}, 2) == pytest.approx(1.0)
+    assert M.map_at_k([1, 2], {1, 2, 3}, 2) == pytest.approx(2 / 3)
+
+
+def test_user_without_relevant_items_is_nan():
+    for fn in M.RANKING_METRICS.values():
+        assert math.isnan(fn([1, 2, 3], set(), 3))
+
+
+def test_k_longer_than_list():
+    # the list is used whole; precision still divides by k
+    assert M.precision_at_k([1, 2], {1}, 10) == pytest.approx(0.1)
+    assert M.recall_at_k([1, 2], {1}, 10) == pytest.approx(1.0)
+    assert M.ndcg_at_k([2, 1], {1}, 10) == pytest.approx(1 / math.log2(3))
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, None, True])
+def test_bad_k_is_a_clear_error(k):
+    with pytest.raises(ValueError, match="K must be a positive integer"):
+        M.ndcg_at_k([1, 2], {1}, k)
+
+
+def test_ndcg_matches_sklearn_without_ties():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        y = (rng.random(30) < 0.2).astype(int)
+        if y.sum() == 0:
+            continue
+        s = rng.permutation(30).astype(float)  # distinct scores: no ties
+        ranked = list(np.argsort(-s))
+        mine = M.ndcg_at_k(ranked, set(np.flatnonzero(y)), 10)
+        assert mine == pytest.approx(ndcg_score(y[None], s[None], k=10))
+
+
+def test_beyond_accuracy():
+    lists = [[0, 1], [1, 2]]
+    assert M.catalog_coverage(lists, 4) == pytest.approx(3 / 4)
+    counts = np.array([8, 4, 2, 1])
+    # p = count / num_users with 8 users: -log2 of (1, 1/2, 1/2, 1/4) -> (0, 1, 1, 2)
+    assert M.novelty(lists, counts, 8) == pytest.approx((0 + 1 + 1 + 2) / 4)
+    assert M.average_popularity(lists, counts) == pytest.approx((8 + 4 + 4 + 2) / 4)

@@ -1,0 +1,51 @@
+"""Execute every notebook with PROFILE=smoke and check what it recorded.
+
+Each notebook must have an entry in FLOORS: a function that asserts its recorded metrics pass
+sanity floors (a notebook that runs but records nothing, or nonsense, fails here).
+"""
+
+import pytest
+
+from llm4rec_utils.results import get_metric
+from llm4rec_utils.runner import list_notebooks, run_notebooks
+
+
+def floors_01(res):
+    def m(protocol, metric):
+        return get_metric(res, "01_data_preprocessing", "dataset", protocol, metric)
+
+    assert m("ml-100k", "users") == 943
+    assert m("ml-100k", "items") == 1682
+    assert m("ml-100k", "interactions") == 100_000
+    assert m("ml-100k", "density") == pytest.approx(100_000 / (943 * 1682))
+    assert m("ml-100k", "kg_triples") == 91_631
+    assert m("ml-100k", "kg_linked_items") == 1_598
+    assert m("ml-100k", "ts_tie_share") == pytest.approx(0.76, abs=0.01)
+    for protocol in ["random-80-20", "msr-75-25", "time-80-20"]:
+        assert m(protocol, "train_rows") + m(protocol, "test_rows") == 100_000
+    assert m("msr-75-25", "test_rows") == pytest.approx(25_000, rel=0.01)
+    for protocol in ["recbole-8-1-1", "loo-time"]:
+        total = m(protocol, "train_rows") + m(protocol, "valid_rows") + m(protocol, "test_rows")
+        assert total == 100_000
+    assert m("loo-time", "test_rows") == 943 and m("loo-time", "valid_rows") == 943
+
+
+FLOORS = {
+    "01_data_preprocessing": floors_01,
+}
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    return tmp_path_factory.mktemp("smoke-build")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", list_notebooks(), ids=lambda p: p.stem)
+def test_notebook_smoke(notebook, smoke_build):
+    assert notebook.stem in FLOORS, f"add sanity floors for {notebook.stem} to FLOORS"
+    results, runs = run_notebooks([notebook], profile="smoke", build_dir=smoke_build, html=False)
+    assert runs[0].status == "ok", runs[0].error
+    recorded = [m for m in results["metrics"] if m["notebook"] == notebook.stem]
+    assert recorded, f"{notebook.stem} recorded no metrics"
+    FLOORS[notebook.stem](results)

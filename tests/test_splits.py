@@ -1,0 +1,71 @@
+import pandas as pd
+import pytest
+
+from llm4rec_utils import splits
+
+
+def pairs(df):
+    return set(zip(df.user_id, df.item_id, strict=True))
+
+
+def test_leave_one_out_uses_documented_tie_break(tiny_ratings):
+    sp = splits.leave_one_out_split(tiny_ratings)
+    test = dict(zip(sp.test.user_id, sp.test.item_id, strict=True))
+    valid = dict(zip(sp.valid.user_id, sp.valid.item_id, strict=True))
+    # user 1: items 12 and 13 share t=300 -> larger item id (13) is "last"
+    assert test == {1: 13, 2: 14, 3: 10, 4: 14}
+    assert valid == {1: 12, 2: 13, 3: 11, 4: 13}
+    assert len(sp.train) == len(tiny_ratings) - 8
+
+
+def test_every_split_partitions_the_data(tiny_ratings):
+    for sp in [
+        splits.random_split(tiny_ratings, 0.25, seed=0),
+        splits.stratified_split(tiny_ratings, 0.75, seed=0),
+        splits.per_user_ratio_split(tiny_ratings, (0.6, 0.2, 0.2), seed=0),
+        splits.leave_one_out_split(tiny_ratings),
+        splits.time_split(tiny_ratings, 0.25, 0.25),
+    ]:
+        parts = [sp.train, sp.test] + ([sp.valid] if sp.valid is not None else [])
+        assert sum(len(p) for p in parts) == len(tiny_ratings), sp.name
+        assert set().union(*map(pairs, parts)) == pairs(tiny_ratings), sp.name
+
+
+def test_same_seed_same_split_and_other_seed_differs(tiny_ratings):
+    a = splits.stratified_split(tiny_ratings, 0.5, seed=7)
+    b = splits.stratified_split(tiny_ratings, 0.5, seed=7)
+    assert a.test.equals(b.test)
+    others = {tuple(sorted(pairs(splits.stratified_split(tiny_ratings, 0.5, seed=s).test)))
+              for s in range(10)}  # fmt: skip
+    assert len(others) > 1
+
+
+def test_stratified_keeps_every_user_in_train(tiny_ratings):
+    sp = splits.stratified_split(tiny_ratings, 0.75, seed=0)
+    assert set(sp.train.user_id) == set(tiny_ratings.user_id)
+    per_user = sp.train.groupby("user_id").size()
+    assert per_user[1] == 4 and per_user[4] == 2  # round(0.75 * 5) = 4, round(0.75 * 3) = 2
+
+
+def test_time_split_is_a_global_cut(tiny_ratings):
+    sp = splits.time_split(tiny_ratings, test_ratio=0.25)
+    assert sp.train.timestamp.max() <= sp.test.timestamp.min()
+    assert len(sp.test) == 4
+
+
+def test_leakage_checks_fire():
+    train = pd.DataFrame({"user_id": [1, 1], "item_id": [1, 2], "timestamp": [10, 50]})
+    test = pd.DataFrame({"user_id": [1], "item_id": [2], "timestamp": [20]})
+    with pytest.raises(splits.LeakageError, match="in both"):
+        splits.check_disjoint(train, test)
+    with pytest.raises(splits.LeakageError, match="after their test"):
+        splits.check_time_order(train, test, per_user=True)
+    with pytest.raises(splits.LeakageError, match="later than"):
+        splits.check_time_order(train, test, per_user=False)
+
+
+def test_bad_ratios_are_clear_errors(tiny_ratings):
+    with pytest.raises(ValueError, match="test_ratio"):
+        splits.random_split(tiny_ratings, 1.5)
+    with pytest.raises(ValueError, match="summing to 1"):
+        splits.per_user_ratio_split(tiny_ratings, (0.5, 0.1, 0.1))
