@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from llm4rec_utils import embeddings as E
+
+
+def test_tokenize_and_vocab():
+    assert E.tokenize("Children's Comedy (1995).") == ["children's", "comedy", "1995"]
+    v = E.Vocab.build([["b", "a", "b"], ["c", "b"]])
+    assert v.tokens == ["b", "a", "c"] and v.counts.tolist() == [3, 1, 1]
+    assert v.encode(["c", "zzz", "b"]).tolist() == [2, 0]
+
+
+def test_skipgram_pairs_by_hand():
+    c, o = E.skipgram_pairs([np.array([7, 8, 9])], window=1)
+    assert sorted(zip(c.tolist(), o.tolist(), strict=True)) == [(7, 8), (8, 7), (8, 9), (9, 8)]
+    with pytest.raises(ValueError, match="no pairs"):
+        E.skipgram_pairs([np.array([1])], 2)
+
+
+def test_sgns_loss_by_hand():
+    m = E.SkipGramNS(3, 2)
+    with torch.no_grad():
+        m.in_emb.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+        m.out_emb.weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]]))
+    loss = m.loss(torch.tensor([0]), torch.tensor([1]), torch.tensor([[0]]))
+    # u_o . v_c = 0 -> -log sigma(0); u_n . v_c = 2 -> -log sigma(-2)
+    expected = -np.log(0.5) - np.log(1 / (1 + np.exp(2)))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_skipgram_separates_two_communities():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 5, 30) for _ in range(40)] + [
+        rng.integers(5, 10, 30) for _ in range(40)
+    ]
+    vecs, hist = E.train_skipgram(seqs, 10, emb_dim=8, window=2, epochs=5, lr=0.02,
+                                  batch_size=256, progress=False)  # fmt: skip
+    assert hist["loss"][-1] < hist["loss"][0]
+    nb = [i for i, _ in E.nearest_neighbours(vecs, 0, 3)]
+    assert all(i < 5 for i in nb), nb
+
+
+def test_cooccurrence_weights_by_distance():
+    m = E.cooccurrence_matrix([np.array([0, 1, 2])], 3, window=2).toarray()
+    assert m[0, 1] == 1.0 and m[1, 0] == 1.0 and m[0, 2] == 0.5 and m[1, 2] == 1.0
+    assert np.allclose(m, m.T)
+
+
+def test_glove_fits_log_counts():
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 6, 40) for _ in range(50)]
+    cooc = E.cooccurrence_matrix(seqs, 6, window=2)
+    vecs, hist = E.train_glove(cooc, emb_dim=4, epochs=30, lr=0.1, batch_size=64, x_max=10,
+                               progress=False)  # fmt: skip
+    assert vecs.shape == (6, 4) and hist["loss"][-1] < 0.5 * hist["loss"][0]
+
+
+def test_mean_pool_ignores_padding():
+    h = torch.tensor([[[1.0, 1.0], [3.0, 3.0], [100.0, 100.0]]])
+    m = torch.tensor([[1, 1, 0]])
+    assert E.mean_pool(h, m).tolist() == [[2.0, 2.0]]
+
+
+def test_content_scores_are_cosines_to_the_liked_mean():
+    vecs = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    liked = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 1]})
+    scores = E.content_score_fn(vecs, liked, 2)(np.array([0, 1]))
+    assert scores[0] == pytest.approx([np.sqrt(0.5), np.sqrt(0.5), 1.0])
+    assert scores[1] == pytest.approx([0, 0, 0])  # no liked items: zero profile
