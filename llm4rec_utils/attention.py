@@ -78,8 +78,12 @@ class MultiHeadSelfAttention(nn.Module):
         b, n, _ = x.shape
         return x.view(b, n, self.num_heads, self.d_head).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None,
-                key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self,
+        x: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Args:
         attn_mask: bool (n, n), True = allowed (e.g. :func:`causal_mask`).
         key_padding_mask: bool (B, n), True = padding (ignored as a key).
@@ -109,12 +113,19 @@ class TransformerBlock(nn.Module):
     ``norm_first=True`` (pre-norm) trains more stably in deep or small-data settings.
     """
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-                 norm_first: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+    ):
         super().__init__()
         self.attn = MultiHeadSelfAttention(d_model, num_heads, dropout)
-        self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout),
-                                nn.Linear(d_ff, d_model))  # fmt: skip
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
+        )
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.norm_first = norm_first
@@ -132,8 +143,11 @@ class TransformerBlock(nn.Module):
         """Copy the weights of a ``nn.TransformerEncoderLayer`` (to show both compute the same)."""
         wq, wk, wv = layer.self_attn.in_proj_weight.chunk(3)
         bq, bk, bv = layer.self_attn.in_proj_bias.chunk(3)
-        for proj, w, b in [(self.attn.q_proj, wq, bq), (self.attn.k_proj, wk, bk),
-                           (self.attn.v_proj, wv, bv)]:  # fmt: skip
+        for proj, w, b in [
+            (self.attn.q_proj, wq, bq),
+            (self.attn.k_proj, wk, bk),
+            (self.attn.v_proj, wv, bv),
+        ]:
             proj.weight.copy_(w)
             proj.bias.copy_(b)
         self.attn.out_proj.load_state_dict(layer.self_attn.out_proj.state_dict())

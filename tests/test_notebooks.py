@@ -30,8 +30,36 @@ def floors_01(res):
     assert m("loo-time", "test_rows") == 943 and m("loo-time", "valid_rows") == 943
 
 
+def floors_02(res):
+    def m(model, metric):
+        return get_metric(res, "02_word_vectorization", model, "msr-75-25", metric)
+
+    for model in ["tfidf", "item2vec", "glove", "encoder", "popularity"]:
+        for metric in ["ndcg@10", "precision@10", "recall@10", "map@10"]:
+            assert 0.0 <= m(model, metric) <= 1.0, (model, metric)
+    # popularity does not depend on the profile: its value on this split is known to be ~0.2
+    assert 0.15 < m("popularity", "ndcg@10") < 0.35
+    # text-only vectors are weak here but far above a random ranking (NDCG@10 ~ 0.016)
+    assert m("tfidf", "ndcg@10") > 0.02 and m("encoder", "ndcg@10") > 0.02
+
+
+def floors_03(res):
+    def m(model, protocol, metric):
+        return get_metric(res, "03_attention_math", model, protocol, metric)
+
+    assert m("attention-by-hand", "torch-equivalence", "max_abs_diff") <= 1e-6
+    for model in ["sasrec", "popularity"]:
+        for metric in ["hr@10", "ndcg@10"]:
+            full, sampled = m(model, "loo-full", metric), m(model, "loo-sampled-100", metric)
+            assert 0.0 <= full <= sampled <= 1.0, (model, metric)  # sampling inflates
+    assert 0.02 < m("popularity", "loo-full", "hr@10") < 0.15
+    assert m("sasrec", "loo-full", "train_wall_s") > 0
+
+
 FLOORS = {
     "01_data_preprocessing": floors_01,
+    "02_word_vectorization": floors_02,
+    "03_attention_math": floors_03,
 }
 
 

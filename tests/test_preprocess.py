@@ -42,7 +42,8 @@ def test_item_and_profile_text():
     text = P.item_text(items)
     assert text.tolist() == ["Toy Story (1995). Genres: Animation, Comedy.", "Heat."]
     users = pd.DataFrame({"user_id": [5], "age": [30], "gender": ["F"], "occupation": ["writer"]})
-    ratings = pd.DataFrame({"user_id": [5, 5, 5], "item_id": [1, 2, 1], "rating": [5, 4, 2],
-                            "timestamp": [1, 2, 3]})[:2]  # fmt: skip
+    ratings = pd.DataFrame(
+        {"user_id": [5, 5, 5], "item_id": [1, 2, 1], "rating": [5, 4, 2], "timestamp": [1, 2, 3]}
+    )[:2]
     prof = P.user_profile_text(users, ratings, items, n_recent=1)
     assert prof[5] == "A 30-year-old female writer who recently liked: Heat."

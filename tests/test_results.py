@@ -28,10 +28,13 @@ def test_nan_is_refused_and_empty_path_does_not_write(tmp_path):
 
 
 def test_results_table_lists_everything():
-    data = {"provenance": {"commit": "abc", "profile": "smoke"},
-            "notebooks": {"01_a": {"status": "ok", "wall_s": 1.5, "peak_rss_mb": 300}},
-            "metrics": [{"notebook": "01_a", "model": "m", "protocol": "p", "metric": "x",
-                         "value": 0.12345}]}  # fmt: skip
+    data = {
+        "provenance": {"commit": "abc", "profile": "smoke"},
+        "notebooks": {"01_a": {"status": "ok", "wall_s": 1.5, "peak_rss_mb": 300}},
+        "metrics": [
+            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "x", "value": 0.12345}
+        ],
+    }
     table = R.results_table(data)
     assert "| 01_a | ok | 1.5 | 300 |" in table
     assert "| 01_a | m | p | x | 0.1235 |" in table

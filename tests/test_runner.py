@@ -44,8 +44,9 @@ def test_failure_names_notebook_and_cell_and_keeps_other_results(tmp_path):
     assert [r.status for r in runs] == ["ok", "failed"]
     assert "02_bad" in runs[1].error and "cell 2" in runs[1].error and "boom" in runs[1].error
     stored = json.loads((build / "results.json").read_text())
-    assert stored["metrics"] == [{"notebook": "01_good", "model": "m", "protocol": "p",
-                                  "metric": "x", "value": 0.5}]  # fmt: skip
+    assert stored["metrics"] == [
+        {"notebook": "01_good", "model": "m", "protocol": "p", "metric": "x", "value": 0.5}
+    ]
     assert stored["notebooks"]["02_bad"]["status"] == "failed"
     assert stored["notebooks"]["01_good"]["peak_rss_mb"] > 20
     assert stored["provenance"]["profile"] == "smoke"

@@ -52,3 +52,17 @@ def test_popularity_scores_are_training_counts():
     train = pd.DataFrame({"user_id": [0, 1, 1], "item_id": [2, 2, 0]})
     scores = popularity_score_fn(train, 4)(np.array([0, 1]))
     assert scores.tolist() == [[1, 0, 2, 0], [1, 0, 2, 0]]
+
+
+def test_overlapping_windows_train_each_target_once_with_longer_context():
+    seq = np.arange(20)
+    for stride in [1, 2, 5]:
+        ins, outs = training_windows([seq], 5, stride)
+        targets = sorted(t - 1 for t in outs.ravel() if t)
+        assert targets == list(range(1, 20)), stride
+        for row_in, row_out in zip(ins, outs, strict=True):
+            for p, t in enumerate(row_out):
+                if t:
+                    assert row_in[p] == t - 1  # the input just before a target is its predecessor
+                    if t - 1 >= 5:  # outside the earliest window: at least 5 - stride of context
+                        assert (row_in[: p + 1] > 0).sum() >= 5 - stride

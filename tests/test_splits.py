@@ -35,8 +35,10 @@ def test_same_seed_same_split_and_other_seed_differs(tiny_ratings):
     a = splits.stratified_split(tiny_ratings, 0.5, seed=7)
     b = splits.stratified_split(tiny_ratings, 0.5, seed=7)
     assert a.test.equals(b.test)
-    others = {tuple(sorted(pairs(splits.stratified_split(tiny_ratings, 0.5, seed=s).test)))
-              for s in range(10)}  # fmt: skip
+    others = {
+        tuple(sorted(pairs(splits.stratified_split(tiny_ratings, 0.5, seed=s).test)))
+        for s in range(10)
+    }
     assert len(others) > 1
 
 

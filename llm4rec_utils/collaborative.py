@@ -1,0 +1,236 @@
+"""Collaborative filtering baselines and models: popularity, ItemKNN, EASE, explicit MF (biased,
+squared error), BPR-MF. All work on *encoded* indices and return a ``score_fn`` for the
+evaluators (LightGCN lives in :mod:`llm4rec_utils.graph`).
+
+- Koren, Bell and Volinsky (2009), "Matrix Factorization Techniques for Recommender Systems".
+- Rendle et al. (2009), "BPR: Bayesian Personalized Ranking from Implicit Feedback".
+- Steck (2019), "Embarrassingly Shallow Autoencoders for Sparse Data" (EASE).
+- Sarwar et al. (2001), "Item-based Collaborative Filtering" (ItemKNN).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .constants import ITEM_COL, RATING_COL, USER_COL
+from .sampling import PositiveSet, sample_negatives
+
+
+def interaction_matrix(
+    df: pd.DataFrame,
+    num_users: int,
+    num_items: int,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+) -> sp.csr_matrix:
+    """Binary user x item matrix (CSR, float32) of the (user, item) pairs in ``df``."""
+    r = sp.csr_matrix(
+        (np.ones(len(df), dtype=np.float32), (df[user_col].to_numpy(), df[item_col].to_numpy())),
+        shape=(num_users, num_items),
+    )
+    r.data[:] = 1.0  # duplicates count once
+    return r
+
+
+def popularity_scores(train: pd.DataFrame, num_items: int, *, item_col: str = ITEM_COL):
+    """Score = training count of the item, the same for every user."""
+    counts = np.bincount(train[item_col].to_numpy(), minlength=num_items).astype(np.float64)
+    return lambda users: np.tile(counts, (len(users), 1))
+
+
+def itemknn_score_fn(R: sp.csr_matrix, k: int = 100, shrink: float = 10.0):
+    """ItemKNN: cosine similarity of item columns (with shrinkage), keep each item's ``k`` most
+    similar neighbours; a user's score for item j = sum of similarities of j to their items."""
+    norms = np.sqrt(np.asarray(R.power(2).sum(axis=0))).ravel()
+    co = (R.T @ R).toarray().astype(np.float64)
+    sim = co / (np.outer(norms, norms) + shrink + 1e-12)
+    np.fill_diagonal(sim, 0.0)
+    if k < sim.shape[0]:
+        drop = np.argpartition(-sim, k, axis=0)[k:]  # all but the top-k of each column
+        np.put_along_axis(sim, drop, 0.0, axis=0)
+    return lambda users: np.asarray(R[np.asarray(users)] @ sim)
+
+
+def ease_score_fn(R: sp.csr_matrix, reg: float = 250.0):
+    """EASE: the item-item weight matrix B minimising ||R - RB||² + reg·||B||² with diag(B)=0,
+    in closed form: P = (RᵀR + reg·I)⁻¹, B = I - P / diag(P)  (Steck 2019)."""
+    G = (R.T @ R).toarray().astype(np.float64)
+    G[np.diag_indices_from(G)] += reg
+    P = np.linalg.inv(G)
+    B = -P / np.diag(P)
+    np.fill_diagonal(B, 0.0)
+    return lambda users: np.asarray(R[np.asarray(users)] @ B)
+
+
+# --------------------------------------------------------------------------- explicit MF
+
+
+@dataclass
+class MFConfig:
+    num_users: int  # rows of the user table
+    num_items: int  # rows of the item table
+    emb_dim: int = 64  # latent factors
+    reg: float = 0.05  # L2 on the factors and biases touched by each rating (as in Funk SVD)
+    lr: float = 5e-3  # Adam learning rate
+    epochs: int = 40  # passes over the training ratings
+    batch_size: int = 1024  # ratings per step
+
+
+class BiasedMF(nn.Module):
+    """``r̂_ui = μ + b_u + b_i + p_u · q_i`` trained on squared error (seed 002's objective)."""
+
+    def __init__(self, cfg: MFConfig, global_mean: float):
+        super().__init__()
+        self.cfg = cfg
+        self.mu = global_mean
+        self.p = nn.Embedding(cfg.num_users, cfg.emb_dim)
+        self.q = nn.Embedding(cfg.num_items, cfg.emb_dim)
+        self.bu = nn.Embedding(cfg.num_users, 1)
+        self.bi = nn.Embedding(cfg.num_items, 1)
+        for e in (self.p, self.q):
+            nn.init.normal_(e.weight, std=0.05)
+        for e in (self.bu, self.bi):
+            nn.init.zeros_(e.weight)
+
+    def forward(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """u, i (B,) -> predicted ratings (B,)."""
+        return (
+            self.mu
+            + self.bu(u).squeeze(-1)
+            + self.bi(i).squeeze(-1)
+            + (self.p(u) * self.q(i)).sum(-1)
+        )
+
+    def loss(self, u, i, r):
+        """Mean squared error plus L2 on the parameters this batch touches."""
+        pred = self.forward(u, i)
+        reg = (
+            (self.p(u) ** 2).sum(-1)
+            + (self.q(i) ** 2).sum(-1)
+            + self.bu(u).squeeze(-1) ** 2
+            + self.bi(i).squeeze(-1) ** 2
+        )
+        return ((pred - r) ** 2).mean() + self.cfg.reg * reg.mean()
+
+
+def train_mf(
+    train: pd.DataFrame,
+    cfg: MFConfig,
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    user_col=USER_COL,
+    item_col=ITEM_COL,
+    rating_col=RATING_COL,
+) -> tuple[BiasedMF, dict]:
+    """Fit :class:`BiasedMF` with mini-batch Adam."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.tensor(train[user_col].to_numpy(np.int64))
+    i = torch.tensor(train[item_col].to_numpy(np.int64))
+    r = torch.tensor(train[rating_col].to_numpy(np.float32))
+    model = BiasedMF(cfg, float(r.mean()))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hist = {"loss": []}
+    start = time.perf_counter()
+    for _ in tqdm(range(cfg.epochs), desc="MF", disable=not progress):
+        order = torch.randperm(len(r), generator=gen)
+        total = 0.0
+        for b in range(0, len(r), cfg.batch_size):
+            idx = order[b : b + cfg.batch_size]
+            loss = model.loss(u[idx], i[idx], r[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        hist["loss"].append(total / len(r))
+    hist["wall_s"] = time.perf_counter() - start
+    return model.eval(), hist
+
+
+# --------------------------------------------------------------------------- BPR
+
+
+class BPRMF(nn.Module):
+    """Matrix factorisation trained with BPR: ``-log σ(x̂_ui - x̂_uj)`` for a positive i and a
+    sampled negative j. Scores (B, num_items) = user vectors @ item vectorsᵀ."""
+
+    def __init__(self, num_users: int, num_items: int, emb_dim: int = 64):
+        super().__init__()
+        self.user = nn.Embedding(num_users, emb_dim)
+        self.item = nn.Embedding(num_items, emb_dim)
+        nn.init.normal_(self.user.weight, std=0.1)
+        nn.init.normal_(self.item.weight, std=0.1)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.user.weight, self.item.weight
+
+    def loss(self, u, i, j, reg: float = 1e-4):
+        users, items = self.embeddings()
+        eu, ei, ej = users[u], items[i], items[j]
+        x = (eu * ei).sum(-1) - (eu * ej).sum(-1)
+        l2 = (self.user(u) ** 2).sum(-1) + (self.item(i) ** 2).sum(-1) + (self.item(j) ** 2).sum(-1)
+        return -nn.functional.logsigmoid(x).mean() + reg * l2.mean()
+
+    @torch.no_grad()
+    def score(self, users: np.ndarray) -> np.ndarray:
+        eu, ei = self.embeddings()
+        return (eu[torch.as_tensor(users)] @ ei.T).numpy()
+
+
+def train_bpr(
+    model: nn.Module,
+    train: pd.DataFrame,
+    num_items: int,
+    epochs: int = 50,
+    batch_size: int = 2048,
+    lr: float = 1e-2,
+    reg: float = 1e-4,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "BPR",
+    *,
+    user_col=USER_COL,
+    item_col=ITEM_COL,
+):
+    """Train any model with ``loss(u, i, j)`` (BPR-MF, LightGCN) on uniformly sampled negatives
+    that are never positives. One epoch = one pass over the training pairs."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    users = train[user_col].to_numpy(np.int64)
+    items = train[item_col].to_numpy(np.int64)
+    pos = PositiveSet(users, items, num_items)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    hist = {"loss": []}
+    start = time.perf_counter()
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress):
+        neg = sample_negatives(users, pos, 1, seed=rng)[:, 0]
+        order = torch.randperm(len(users), generator=gen).numpy()
+        total = 0.0
+        model.train()
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            loss = model.loss(
+                torch.from_numpy(users[idx]),
+                torch.from_numpy(items[idx]),
+                torch.from_numpy(neg[idx]),
+                reg=reg,
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        hist["loss"].append(total / len(order))
+    model.eval()
+    hist["wall_s"] = time.perf_counter() - start
+    return hist
