@@ -198,12 +198,18 @@ def train_bpr(
     seed: int = 0,
     progress: bool = True,
     desc: str = "BPR",
+    eval_fn=None,
+    eval_every: int = 10,
     *,
     user_col=USER_COL,
     item_col=ITEM_COL,
 ):
     """Train any model with ``loss(u, i, j)`` (BPR-MF, LightGCN) on uniformly sampled negatives
-    that are never positives. One epoch = one pass over the training pairs."""
+    that are never positives. One epoch = one pass over the training pairs.
+
+    ``eval_fn(model) -> float`` (e.g. validation NDCG@10), if given, runs every ``eval_every``
+    epochs and the best state is kept: the number of epochs is chosen on validation.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -211,9 +217,10 @@ def train_bpr(
     items = train[item_col].to_numpy(np.int64)
     pos = PositiveSet(users, items, num_items)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist = {"loss": []}
+    hist = {"loss": [], "eval": [], "best_epoch": epochs}
+    best, best_state = -np.inf, None
     start = time.perf_counter()
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress):
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
         neg = sample_negatives(users, pos, 1, seed=rng)[:, 0]
         order = torch.randperm(len(users), generator=gen).numpy()
         total = 0.0
@@ -231,6 +238,15 @@ def train_bpr(
             opt.step()
             total += loss.item() * len(idx)
         hist["loss"].append(total / len(order))
+        if eval_fn is not None and (epoch % eval_every == 0 or epoch == epochs):
+            model.eval()
+            value = float(eval_fn(model))
+            hist["eval"].append((epoch, value))
+            if value > best:
+                best, hist["best_epoch"] = value, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     hist["wall_s"] = time.perf_counter() - start
     return hist

@@ -19,6 +19,7 @@ def bipartite_adjacency(R: sp.spmatrix) -> sp.csr_matrix:
 
 def normalize_adjacency(A: sp.spmatrix) -> sp.csr_matrix:
     """Symmetric normalisation ``D^{-1/2} A D^{-1/2}`` (isolated nodes keep zero rows)."""
+    A = sp.csr_matrix(A)
     deg = np.asarray(A.sum(axis=1)).ravel()
     inv_sqrt = np.zeros_like(deg, dtype=np.float64)
     nz = deg > 0
@@ -44,7 +45,8 @@ class LightGCN(nn.Module):
         super().__init__()
         self.num_users, self.num_items = R.shape
         self.num_layers = num_layers
-        self.register_buffer("adj", to_torch_sparse(normalize_adjacency(bipartite_adjacency(R))))
+        adj = to_torch_sparse(normalize_adjacency(bipartite_adjacency(R)))
+        self.register_buffer("adj", adj, persistent=False)
         self.emb = nn.Embedding(self.num_users + self.num_items, emb_dim)
         nn.init.normal_(self.emb.weight, std=0.1)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None

@@ -326,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         f"results in {Path(args.build_dir) / 'results.json'} and RESULTS.md"
     )
     for r in failed:
-        print(f"FAILED: {r.name}: {r.error}", file=sys.stderr)
+        print(
+            r.error if r.error.startswith("FAILED") else f"FAILED {r.name}: {r.error}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -56,7 +56,26 @@ def floors_03(res):
     assert m("sasrec", "loo-full", "train_wall_s") > 0
 
 
+def floors_06(res):
+    def m(model, protocol, metric):
+        return get_metric(res, "06_user_item_graphs", model, protocol, metric)
+
+    assert 0.85 < m("mf", "5-fold", "rmse") < 1.1  # smoke trains 2 epochs; full reaches ~0.91
+    models = ["popularity", "itemknn", "ease", "bpr", "lightgcn", "lm-graph", "fusion", "kg"]
+    for protocol in ["msr-75-25", "recbole-811"]:
+        for model in models:
+            assert 0.0 <= m(model, protocol, "ndcg@10") <= 1.0
+        # closed-form models do not depend on the profile: they must beat popularity clearly
+        assert m("ease", protocol, "ndcg@10") > 1.5 * m("popularity", protocol, "ndcg@10")
+    assert m("ease", "recbole-811", "hr@10") > 0.5
+    # text similarity scores cold items; popularity cannot tell them apart (random ranking)
+    assert m("lm-graph", "cold-items", "hr@10") > m("popularity", "cold-items", "hr@10") + 0.1
+    for policy in ["epsilon-greedy", "ucb", "thompson"]:
+        assert m(policy, "bandit-replay", "cumulative_reward") > 0
+
+
 FLOORS = {
+    "06_user_item_graphs": floors_06,
     "01_data_preprocessing": floors_01,
     "02_word_vectorization": floors_02,
     "03_attention_math": floors_03,

@@ -1,0 +1,199 @@
+"""Generative recommendation: a GPT-style causal language model whose vocabulary is the item
+catalogue (seed 000's "autoregressive model trained on behaviour"). Built on Hugging Face's
+``GPT2LMHeadModel`` from a small ``GPT2Config`` so it trains on a CPU.
+
+Token layout: 0 = padding, 1 = beginning of a user's history (BOS), item index i -> i + 2.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+PAD_TOKEN, BOS_TOKEN, OFFSET = 0, 1, 2
+
+
+@dataclass
+class GPTRecConfig:
+    num_items: int  # catalogue size; the vocabulary is num_items + 2
+    max_len: int = 50  # items of history the model reads (positions = max_len + 1 with BOS)
+    emb_dim: int = 64  # n_embd
+    num_layers: int = 2  # n_layer
+    num_heads: int = 2  # n_head
+    dropout: float = 0.2  # residual, embedding and attention dropout
+    text_dim: int = 0  # > 0: add a projection of item text vectors to each item's input embedding
+
+
+def build_gpt_rec(cfg: GPTRecConfig):
+    """A randomly initialised ``GPT2LMHeadModel`` sized by ``cfg`` (input and output item
+    embeddings tied, as in GPT-2)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=cfg.num_items + OFFSET,
+        n_positions=cfg.max_len + 1,
+        n_embd=cfg.emb_dim,
+        n_layer=cfg.num_layers,
+        n_head=cfg.num_heads,
+        n_inner=4 * cfg.emb_dim,
+        resid_pdrop=cfg.dropout,
+        embd_pdrop=cfg.dropout,
+        attn_pdrop=cfg.dropout,
+        bos_token_id=BOS_TOKEN,
+        eos_token_id=BOS_TOKEN,
+        pad_token_id=PAD_TOKEN,
+    )
+    return GPT2LMHeadModel(config)
+
+
+class GPTRec(nn.Module):
+    """The GPT-2 model plus (optionally) item text vectors mixed into the input embeddings:
+    ``e(item) = E[item] + W · text(item)``, which gives rarely seen items a starting point."""
+
+    def __init__(self, cfg: GPTRecConfig, text_vectors: np.ndarray | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.lm = build_gpt_rec(cfg)
+        self.register_buffer("text", None, persistent=False)
+        if cfg.text_dim:
+            if text_vectors is None or text_vectors.shape != (cfg.num_items, cfg.text_dim):
+                raise ValueError(f"text_vectors must have shape ({cfg.num_items}, {cfg.text_dim})")
+            padded = np.vstack([np.zeros((OFFSET, cfg.text_dim)), text_vectors]).astype(np.float32)
+            self.text = torch.from_numpy(padded)
+            self.text_proj = nn.Linear(cfg.text_dim, cfg.emb_dim, bias=False)
+            nn.init.zeros_(self.text_proj.weight)  # starts as the plain model
+
+    def _embeds(self, ids: torch.Tensor) -> torch.Tensor:
+        e = self.lm.transformer.wte(ids)
+        if self.text is not None:
+            e = e + self.text_proj(self.text[ids])
+        return e
+
+    def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor, position_ids=None):
+        """ids (B, T) -> logits (B, T, vocab)."""
+        return self.lm(
+            inputs_embeds=self._embeds(ids),
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+        ).logits
+
+    def loss(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Causal-LM loss: every real token predicts the next one (padding ignored)."""
+        logits = self.forward(ids, attention_mask)[:, :-1]
+        target = ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100
+        )
+
+    @torch.no_grad()
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        """Next-item scores (B, num_items) from each history's last ``max_len`` items."""
+        ids, mask = left_padded_prompts(histories, self.cfg.max_len)
+        ids, mask = ids.to(self.text_device), mask.to(self.text_device)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.forward(ids, mask, position_ids=pos)[:, -1]
+        return logits[:, OFFSET:].float().cpu().numpy()
+
+    @property
+    def text_device(self):
+        return next(self.parameters()).device
+
+
+def left_padded_prompts(histories: list[np.ndarray], max_len: int):
+    """[BOS, last max_len items] per history, left-padded. Returns (ids, attention_mask)."""
+    ids = torch.zeros(len(histories), max_len + 1, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for r, h in enumerate(histories):
+        toks = np.concatenate([[BOS_TOKEN], np.asarray(h[-max_len:], dtype=np.int64) + OFFSET])
+        ids[r, -len(toks) :] = torch.from_numpy(toks)
+        mask[r, -len(toks) :] = 1
+    return ids, mask
+
+
+def lm_training_windows(seqs: list[np.ndarray], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded "sentences" [BOS, up to max_len items] cut from each sequence (from its end,
+    non-overlapping), as (ids, attention_mask) of shape (n, max_len + 1)."""
+    rows = []
+    for s in seqs:
+        end = len(s)
+        while end > 0:
+            start = max(0, end - max_len)
+            rows.append(s[start:end])
+            end = start
+    ids = torch.zeros(len(rows), max_len + 1, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for r, w in enumerate(rows):
+        toks = np.concatenate([[BOS_TOKEN], np.asarray(w, dtype=np.int64) + OFFSET])
+        ids[r, : len(toks)] = torch.from_numpy(toks)
+        mask[r, : len(toks)] = 1
+    return ids, mask
+
+
+def train_gpt_rec(
+    model: GPTRec,
+    seqs: list[np.ndarray],
+    epochs: int = 20,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    warmup_steps: int = 50,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    eval_fn=None,
+    eval_every: int = 5,
+    progress: bool = True,
+    desc: str = "GPT-rec",
+) -> dict:
+    """AdamW with linear warm-up; keeps the state with the best ``eval_fn`` (validation) score."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    ids, mask = lm_training_windows(seqs, model.cfg.max_len)
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
+    hist = {"loss": [], "eval": [], "best_epoch": epochs, "windows": len(ids)}
+    best, best_state = -np.inf, None
+    start = time.perf_counter()
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
+        model.train()
+        order = torch.randperm(len(ids), generator=gen)
+        total = 0.0
+        for b in range(0, len(ids), batch_size):
+            idx = order[b : b + batch_size]
+            loss = model.loss(ids[idx].to(device), mask[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        hist["loss"].append(total / len(ids))
+        if eval_fn is not None and (epoch % eval_every == 0 or epoch == epochs):
+            model.eval()
+            value = float(eval_fn(model))
+            hist["eval"].append((epoch, value))
+            if value > best:
+                best, hist["best_epoch"] = value, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    hist["wall_s"] = time.perf_counter() - start
+    return hist
+
+
+def gpt_score_fn(model: GPTRec, seqs: list[np.ndarray], batch_size: int = 256):
+    """``score_fn(user_indices) -> (B, num_items)`` for the evaluators, from ``seqs[user]``."""
+
+    def score(users: np.ndarray) -> np.ndarray:
+        out = [
+            model.score([seqs[int(u)] for u in users[b : b + batch_size]])
+            for b in range(0, len(users), batch_size)
+        ]
+        return np.concatenate(out)
+
+    return score
