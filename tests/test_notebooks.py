@@ -74,7 +74,29 @@ def floors_06(res):
         assert m(policy, "bandit-replay", "cumulative_reward") > 0
 
 
+def floors_05(res):
+    def m(model, protocol, metric):
+        return get_metric(res, "05_generative_recommendation", model, protocol, metric)
+
+    models = [
+        "gpt-rec",
+        "gpt-rec-pretrained-finetuned",
+        "gpt-rec-scratch-window",
+        "gpt-rec-text",
+        "sasrec",
+        "popularity",
+    ]
+    for model in models:
+        for metric in ["hr@10", "ndcg@10"]:
+            full, sampled = m(model, "loo-full", metric), m(model, "loo-sampled-100", metric)
+            assert 0.0 <= full <= sampled <= 1.0, (model, metric)
+    assert 0.02 < m("popularity", "loo-full", "hr@10") < 0.15
+    assert 100_000 < m("gpt-rec", "loo-full", "params") < 10_000_000
+    assert m("gpt-rec", "loo-full", "train_wall_s") > 0
+
+
 FLOORS = {
+    "05_generative_recommendation": floors_05,
     "06_user_item_graphs": floors_06,
     "01_data_preprocessing": floors_01,
     "02_word_vectorization": floors_02,
