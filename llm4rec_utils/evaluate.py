@@ -69,10 +69,11 @@ def evaluate_full_ranking(
     item_counts: np.ndarray | None = None,
     num_users: int | None = None,
     batch_size: int = 1024,
+    return_per_user: bool = False,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
-) -> dict[str, float]:
+):
     """Rank every item for each test user, masking the items in ``exclude`` (the user's whole
     known history: training, and validation when testing), and average the metrics over users.
 
@@ -88,7 +89,9 @@ def evaluate_full_ranking(
             number of test users).
 
     Returns:
-        ``{"ndcg@10": ..., "hr@10": ..., ...}`` plus ``"users"`` (how many were evaluated).
+        ``{"ndcg@10": ..., "hr@10": ..., ...}`` plus ``"users"`` (how many were evaluated). With
+        ``return_per_user=True``, also a DataFrame with one row per evaluated user and one column
+        per metric (for bootstrap intervals and per-group analysis).
     """
     unknown = set(metrics) - set(RANKING_METRICS)
     if unknown:
@@ -132,6 +135,8 @@ def evaluate_full_ranking(
             out[f"coverage@{k}"] = catalog_coverage(lists, n_items)
             out[f"novelty@{k}"] = novelty(lists, item_counts, num_users or len(users))
             out[f"arp@{k}"] = average_popularity(lists, item_counts)
+    if return_per_user:
+        return out, pd.DataFrame(per_user, index=pd.Index(users, name=user_col))
     return out
 
 

@@ -95,7 +95,23 @@ def floors_05(res):
     assert m("gpt-rec", "loo-full", "train_wall_s") > 0
 
 
+def floors_07(res):
+    def m(model, protocol, metric):
+        return get_metric(res, "07_evaluation", model, protocol, metric)
+
+    for model in ["popularity", "itemknn", "ease", "bpr"]:
+        assert m(model, "loo-sampled-100", "ndcg@10") > m(model, "loo-full", "ndcg@10")
+        lo, hi = m(model, "msr-75-25", "ndcg@10_ci_low"), m(model, "msr-75-25", "ndcg@10_ci_high")
+        assert lo <= m(model, "msr-75-25", "ndcg@10") <= hi
+        assert 0 < m(model, "msr-75-25", "coverage") <= 1
+    assert m("ease", "msr-75-25", "ndcg@10") > 0.4  # closed form: independent of the profile
+    assert m("popularity", "msr-75-25", "popularity_bias") > 0.9
+    assert m("popularity", "msr-75-25", "coverage") < m("ease", "msr-75-25", "coverage")
+    assert m("random-split", "random", "future_leak_share") > 0.5
+
+
 FLOORS = {
+    "07_evaluation": floors_07,
     "05_generative_recommendation": floors_05,
     "06_user_item_graphs": floors_06,
     "01_data_preprocessing": floors_01,
