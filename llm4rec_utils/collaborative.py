@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, RATING_COL, USER_COL
 from .sampling import PositiveSet, sample_negatives
+from .training import Checkpointer, train_epoch
 
 
 def interaction_matrix(
@@ -143,16 +144,10 @@ def train_mf(
     hist = {"loss": []}
     start = time.perf_counter()
     for _ in tqdm(range(cfg.epochs), desc="MF", disable=not progress):
-        order = torch.randperm(len(r), generator=gen)
-        total = 0.0
-        for b in range(0, len(r), cfg.batch_size):
-            idx = order[b : b + cfg.batch_size]
-            loss = model.loss(u[idx], i[idx], r[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        hist["loss"].append(total / len(r))
+        loss = train_epoch(
+            model, opt, len(r), cfg.batch_size, gen, lambda idx: model.loss(u[idx], i[idx], r[idx])
+        )
+        hist["loss"].append(loss)
     hist["wall_s"] = time.perf_counter() - start
     return model.eval(), hist
 
@@ -217,36 +212,19 @@ def train_bpr(
     items = train[item_col].to_numpy(np.int64)
     pos = PositiveSet(users, items, num_items)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    hist = {"loss": [], "eval": [], "best_epoch": epochs}
-    best, best_state = -np.inf, None
+    hist = {"loss": []}
+    ckpt = Checkpointer(eval_fn, eval_every, epochs)
     start = time.perf_counter()
+    u_t, i_t = torch.tensor(users), torch.tensor(items)
     for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
-        neg = sample_negatives(users, pos, 1, seed=rng)[:, 0]
-        order = torch.randperm(len(users), generator=gen).numpy()
-        total = 0.0
-        model.train()
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            loss = model.loss(
-                torch.from_numpy(users[idx]),
-                torch.from_numpy(items[idx]),
-                torch.from_numpy(neg[idx]),
-                reg=reg,
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        hist["loss"].append(total / len(order))
-        if eval_fn is not None and (epoch % eval_every == 0 or epoch == epochs):
-            model.eval()
-            value = float(eval_fn(model))
-            hist["eval"].append((epoch, value))
-            if value > best:
-                best, hist["best_epoch"] = value, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        # fresh negatives every epoch, never a positive of the user
+        j_t = torch.from_numpy(sample_negatives(users, pos, 1, seed=rng)[:, 0])
+
+        def batch_loss(idx, j_t=j_t):
+            return model.loss(u_t[idx], i_t[idx], j_t[idx], reg=reg)
+
+        hist["loss"].append(train_epoch(model, opt, len(users), batch_size, gen, batch_loss))
+        ckpt.step(model, epoch)
+    hist.update(ckpt.finish(model))
     hist["wall_s"] = time.perf_counter() - start
     return hist

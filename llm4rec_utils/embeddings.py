@@ -21,6 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, USER_COL
+from .training import train_epoch
 
 TOKEN_RE = re.compile(r"[a-z0-9']+")
 
@@ -119,20 +120,15 @@ def train_skipgram(
     noise = torch.from_numpy(counts**0.75 / (counts**0.75).sum())
     model = SkipGramNS(vocab_size, emb_dim)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def batch_loss(idx):
+        neg = torch.multinomial(noise, len(idx) * negatives, replacement=True, generator=gen)
+        return model.loss(centers[idx], contexts[idx], neg.view(len(idx), negatives))
+
     history = {"loss": []}
     start = time.perf_counter()
     for _ in tqdm(range(epochs), desc="skip-gram", disable=not progress):
-        order = torch.randperm(len(centers), generator=gen)
-        total = 0.0
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            neg = torch.multinomial(noise, len(idx) * negatives, replacement=True, generator=gen)
-            loss = model.loss(centers[idx], contexts[idx], neg.view(len(idx), negatives))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        history["loss"].append(total / len(order))
+        history["loss"].append(train_epoch(model, opt, len(centers), batch_size, gen, batch_loss))
     history["wall_s"] = time.perf_counter() - start
     history["pairs"] = len(centers)
     return model.in_emb.weight.detach().numpy().copy(), history
@@ -206,16 +202,15 @@ def train_glove(
     history = {"loss": []}
     start = time.perf_counter()
     for _ in tqdm(range(epochs), desc="GloVe", disable=not progress):
-        order = torch.randperm(len(x), generator=gen)
-        total = 0.0
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            loss = model.loss(i[idx], j[idx], x[idx], x_max=x_max)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        history["loss"].append(total / len(order))
+        loss = train_epoch(
+            model,
+            opt,
+            len(x),
+            batch_size,
+            gen,
+            lambda idx: model.loss(i[idx], j[idx], x[idx], x_max=x_max),
+        )
+        history["loss"].append(loss)
     history["wall_s"] = time.perf_counter() - start
     return model.vectors(), history
 

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .training import Checkpointer, train_epoch
+
 PAD_TOKEN, BOS_TOKEN, OFFSET = 0, 1, 2
 
 
@@ -155,33 +157,23 @@ def train_gpt_rec(
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
-    hist = {"loss": [], "eval": [], "best_epoch": epochs, "windows": len(ids)}
-    best, best_state = -np.inf, None
+    hist = {"loss": [], "windows": len(ids)}
+    ckpt = Checkpointer(eval_fn, eval_every, epochs)
     start = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc=desc, disable=not progress):
-        model.train()
-        order = torch.randperm(len(ids), generator=gen)
-        total = 0.0
-        for b in range(0, len(ids), batch_size):
-            idx = order[b : b + batch_size]
-            loss = model.loss(ids[idx].to(device), mask[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-        hist["loss"].append(total / len(ids))
-        if eval_fn is not None and (epoch % eval_every == 0 or epoch == epochs):
-            model.eval()
-            value = float(eval_fn(model))
-            hist["eval"].append((epoch, value))
-            if value > best:
-                best, hist["best_epoch"] = value, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        loss = train_epoch(
+            model,
+            opt,
+            len(ids),
+            batch_size,
+            gen,
+            lambda idx: model.loss(ids[idx].to(device), mask[idx].to(device)),
+            clip_norm=1.0,
+            scheduler=sched,
+        )
+        hist["loss"].append(loss)
+        ckpt.step(model, epoch)
+    hist.update(ckpt.finish(model))
     hist["wall_s"] = time.perf_counter() - start
     return hist
 

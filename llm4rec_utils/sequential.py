@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .attention import TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from .training import Checkpointer, train_epoch
 
 PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
 
@@ -185,37 +186,24 @@ def train_sasrec(
     inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    history = {"loss": [], "eval": [], "best_epoch": 0, "best": -np.inf}
-    best_state, bad = None, 0
+    history = {"loss": []}
+    ckpt = Checkpointer(eval_fn, eval_every, epochs, patience)
     start = time.perf_counter()
     bar = tqdm(range(1, epochs + 1), desc="SASRec", disable=not progress)
     for epoch in bar:
-        model.train()
-        order = torch.randperm(len(inputs), generator=gen)
-        total = 0.0
-        for b in range(0, len(inputs), batch_size):
-            idx = order[b : b + batch_size]
-            loss = model.loss(inputs[idx].to(device), targets[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        history["loss"].append(total / len(inputs))
+        loss = train_epoch(
+            model,
+            opt,
+            len(inputs),
+            batch_size,
+            gen,
+            lambda idx: model.loss(inputs[idx].to(device), targets[idx].to(device)),
+        )
+        history["loss"].append(loss)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
-        if eval_fn is not None and (epoch % eval_every == 0 or epoch == epochs):
-            model.eval()
-            value = float(eval_fn(model))
-            history["eval"].append((epoch, value))
-            if value > history["best"]:
-                history["best"], history["best_epoch"], bad = value, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= patience:
-                    break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        if ckpt.step(model, epoch):
+            break
+    history.update(ckpt.finish(model))
     history["wall_s"] = time.perf_counter() - start
     return history
 
