@@ -29,6 +29,7 @@ class GPTRecConfig:
     num_heads: int = 2  # n_head
     dropout: float = 0.2  # residual, embedding and attention dropout
     text_dim: int = 0  # > 0: add a projection of item text vectors to each item's input embedding
+    scale_embeddings: bool = True  # multiply item embeddings by sqrt(emb_dim), as SASRec does
 
 
 def build_gpt_rec(cfg: GPTRecConfig):
@@ -72,6 +73,8 @@ class GPTRec(nn.Module):
 
     def _embeds(self, ids: torch.Tensor) -> torch.Tensor:
         e = self.lm.transformer.wte(ids)
+        if self.cfg.scale_embeddings:
+            e = e * self.cfg.emb_dim**0.5
         if self.text is not None:
             e = e + self.text_proj(self.text[ids])
         return e
