@@ -164,6 +164,8 @@ def train_sasrec(
     device: torch.device | str = "cpu",
     seed: int = 0,
     stride: int | None = None,
+    warmup_steps: int = 0,
+    clip_norm: float | None = None,
     eval_fn=None,
     eval_every: int = 10,
     patience: int = 3,
@@ -174,6 +176,8 @@ def train_sasrec(
     Args:
         train_seqs: per-user training sequences (item indices, unshifted).
         stride: window stride (see :func:`training_windows`); ``None`` = ``max_len``.
+        warmup_steps: linear learning-rate warm-up over this many steps (0 = none).
+        clip_norm: clip the gradient norm to this value (``None`` = no clipping).
         eval_fn: optional ``model -> float`` (higher is better, e.g. validation NDCG@10). The
             best state is kept; training stops after ``patience`` evaluations without gain.
 
@@ -186,6 +190,11 @@ def train_sasrec(
     inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = None
+    if warmup_steps > 0:
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: min(1.0, (step + 1) / warmup_steps)
+        )
     history = {"loss": []}
     ckpt = Checkpointer(eval_fn, eval_every, epochs, patience)
     start = time.perf_counter()
@@ -198,6 +207,8 @@ def train_sasrec(
             batch_size,
             gen,
             lambda idx: model.loss(inputs[idx].to(device), targets[idx].to(device)),
+            clip_norm=clip_norm,
+            scheduler=sched,
         )
         history["loss"].append(loss)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")

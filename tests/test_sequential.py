@@ -66,3 +66,21 @@ def test_overlapping_windows_train_each_target_once_with_longer_context():
                     assert row_in[p] == t - 1  # the input just before a target is its predecessor
                     if t - 1 >= 5:  # outside the earliest window: at least 5 - stride of context
                         assert (row_in[: p + 1] > 0).sum() >= 5 - stride
+
+
+def test_warmup_and_clipping_path_trains():
+    torch.manual_seed(0)
+    cfg = SASRecConfig(num_items=6, max_len=5, emb_dim=16, num_heads=2, num_blocks=1, dropout=0.0)
+    model = SASRec(cfg)
+    seqs = [np.array([(s + t) % 6 for t in range(12)]) for s in range(6)]
+    hist = train_sasrec(
+        model,
+        seqs,
+        epochs=30,
+        batch_size=8,
+        lr=1e-2,
+        warmup_steps=10,
+        clip_norm=0.5,
+        progress=False,
+    )
+    assert np.isfinite(hist["loss"]).all() and hist["loss"][-1] < 0.5 * hist["loss"][0]
