@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .training import Checkpointer, train_epoch
+from .training import Checkpointer, linear_warmup, train_epoch
 
 PAD_TOKEN, BOS_TOKEN, OFFSET = 0, 1, 2
 
@@ -159,7 +159,7 @@ def train_gpt_rec(
     ids, mask = lm_training_windows(seqs, model.cfg.max_len)
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
+    sched = linear_warmup(opt, warmup_steps)
     hist = {"loss": [], "windows": len(ids)}
     ckpt = Checkpointer(eval_fn, eval_every, epochs)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .attention import TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
-from .training import Checkpointer, train_epoch
+from .training import Checkpointer, linear_warmup, train_epoch
 
 PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
 
@@ -190,11 +190,7 @@ def train_sasrec(
     inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = None
-    if warmup_steps > 0:
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda step: min(1.0, (step + 1) / warmup_steps)
-        )
+    sched = linear_warmup(opt, warmup_steps)
     history = {"loss": []}
     ckpt = Checkpointer(eval_fn, eval_every, epochs, patience)
     start = time.perf_counter()

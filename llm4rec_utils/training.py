@@ -86,3 +86,11 @@ def train_epoch(
             scheduler.step()
         total += loss.item() * len(idx)
     return total / n
+
+
+def linear_warmup(opt: torch.optim.Optimizer, warmup_steps: int):
+    """Scale the learning rate linearly from 1/warmup_steps to 1 over the first steps (seed
+    003's advice for fine-tuning), then keep it constant. ``None`` when ``warmup_steps <= 0``."""
+    if warmup_steps <= 0:
+        return None
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))

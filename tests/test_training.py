@@ -30,3 +30,17 @@ def test_checkpointer_without_eval_and_bad_interval():
     assert ckpt.finish(nn.Linear(1, 1))["best_epoch"] == 7
     with pytest.raises(ValueError, match="positive"):
         Checkpointer(None, every=0, last_epoch=1)
+
+
+def test_linear_warmup_ramps_then_holds():
+    from llm4rec_utils.training import linear_warmup
+
+    opt = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    assert linear_warmup(opt, 0) is None
+    sched = linear_warmup(opt, 4)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
