@@ -227,9 +227,3 @@ def sasrec_score_fn(model: SASRec, seqs: list[np.ndarray], device="cpu", batch_s
         return np.concatenate(out)
 
     return score
-
-
-def popularity_score_fn(train: pd.DataFrame, num_items: int, *, item_col: str = ITEM_COL):
-    """The baseline every model must beat: score = training interaction count."""
-    counts = np.bincount(train[item_col].to_numpy(), minlength=num_items).astype(np.float64)
-    return lambda users: np.tile(counts, (len(users), 1))

@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from llm4rec_utils.collaborative import popularity_scores
 from llm4rec_utils.sequential import (
     SASRec,
     SASRecConfig,
     left_pad,
-    popularity_score_fn,
     train_sasrec,
     training_windows,
     user_sequences,
@@ -50,7 +50,7 @@ def test_sasrec_is_causal_and_learns_a_cycle():
 
 def test_popularity_scores_are_training_counts():
     train = pd.DataFrame({"user_id": [0, 1, 1], "item_id": [2, 2, 0]})
-    scores = popularity_score_fn(train, 4)(np.array([0, 1]))
+    scores = popularity_scores(train, 4)(np.array([0, 1]))
     assert scores.tolist() == [[1, 0, 2, 0], [1, 0, 2, 0]]
 
 
