@@ -61,14 +61,20 @@ def itemknn_score_fn(R: sp.csr_matrix, k: int = 100, shrink: float = 10.0):
     return lambda users: np.asarray(R[np.asarray(users)] @ sim)
 
 
-def ease_score_fn(R: sp.csr_matrix, reg: float = 250.0):
+def ease_weights(R: sp.csr_matrix, reg: float = 250.0) -> np.ndarray:
     """EASE: the item-item weight matrix B minimising ||R - RB||² + reg·||B||² with diag(B)=0,
-    in closed form: P = (RᵀR + reg·I)⁻¹, B = I - P / diag(P)  (Steck 2019)."""
+    in closed form: P = (RᵀR + reg·I)⁻¹, B = I - P / diag(P)  (Steck 2019). (items, items)"""
     G = (R.T @ R).toarray().astype(np.float64)
     G[np.diag_indices_from(G)] += reg
     P = np.linalg.inv(G)
     B = -P / np.diag(P)
     np.fill_diagonal(B, 0.0)
+    return B
+
+
+def ease_score_fn(R: sp.csr_matrix, reg: float = 250.0):
+    """Scores of :func:`ease_weights`: a user's row of ``R`` times B."""
+    B = ease_weights(R, reg)
     return lambda users: np.asarray(R[np.asarray(users)] @ B)
 
 

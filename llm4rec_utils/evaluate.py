@@ -176,7 +176,6 @@ def evaluate_sampled(
     users = test[user_col].to_numpy(np.int64)
     items = test[item_col].to_numpy(np.int64)
     negs = sample_negatives(users, positives, n_negatives, strategy, item_probs, rng)
-    ranks = np.empty(len(users), dtype=np.int64)
     uniq = np.unique(users)
     row_of = {}
     for start in range(0, len(uniq), batch_size):
@@ -184,16 +183,36 @@ def evaluate_sampled(
         scores = _as_scores(score_fn(batch))
         for r, u in enumerate(batch):
             row_of[int(u)] = scores[r]
-    for j, (u, pos) in enumerate(zip(users, items, strict=True)):
-        s = row_of[int(u)]
-        pos_score, neg_scores = s[pos], s[negs[j]]
-        ties = int((neg_scores == pos_score).sum())
-        ranks[j] = 1 + int((neg_scores > pos_score).sum()) + int(rng.integers(0, ties + 1))
+    pos_scores = np.array([row_of[int(u)][p] for u, p in zip(users, items, strict=True)])
+    neg_scores = np.stack([row_of[int(u)][negs[j]] for j, u in enumerate(users)])
+    out = metrics_from_ranks(candidate_ranks(pos_scores, neg_scores, rng), ks)
+    out["pairs"] = float(len(users))
+    return out
+
+
+def candidate_ranks(
+    pos_scores: np.ndarray, neg_scores: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """1-based rank of each positive among its negatives: pos_scores (n,), neg_scores (n, m).
+
+    Ties are broken uniformly at random, so a constant scorer gets the expected rank of a
+    random guess rather than rank 1."""
+    pos = np.asarray(pos_scores, dtype=np.float64)
+    neg = np.asarray(neg_scores, dtype=np.float64)
+    if neg.ndim != 2 or pos.shape != (neg.shape[0],):
+        raise ValueError(f"pos_scores (n,) and neg_scores (n, m) expected: {pos.shape} {neg.shape}")
+    ties = (neg == pos[:, None]).sum(1)
+    return 1 + (neg > pos[:, None]).sum(1) + rng.integers(0, ties + 1)
+
+
+def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = (10,)) -> dict[str, float]:
+    """HR@K, NDCG@K (one relevant item: ``1 / log2(rank + 1)`` when in the top K) and MRR."""
+    ranks = np.asarray(ranks)
     out = {}
     for k in ks:
+        k = _check_k(k)
         hit = ranks <= k
         out[f"hr@{k}"] = float(hit.mean())
         out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean())
     out["mrr"] = float((1.0 / ranks).mean())
-    out["pairs"] = float(len(users))
     return out

@@ -17,6 +17,12 @@ from pathlib import Path
 from .data import atomic_write_bytes
 
 REQUIRED_KEYS = ("notebook", "model", "protocol", "metric", "value")
+# extra fields that are part of a row's identity (a few-shot curve records one AUC per ``shots``)
+KEY_EXTRAS = ("shots",)
+
+
+def _row_key(row: dict) -> tuple:
+    return tuple(row[k] for k in REQUIRED_KEYS[:4]) + tuple(row.get(k) for k in KEY_EXTRAS)
 
 
 def empty_results() -> dict:
@@ -57,8 +63,9 @@ def record_metric(
 ) -> dict:
     """Add (or replace) one metric in ``results.json``.
 
-    A row is identified by (notebook, model, protocol, metric): recording it again replaces the
-    old value, so re-running a notebook never duplicates rows.
+    A row is identified by (notebook, model, protocol, metric) and the ``KEY_EXTRAS`` it has
+    (``shots``): recording it again replaces the old value, so re-running a notebook never
+    duplicates rows.
 
     Args:
         results_path: the ``RESULTS_PATH`` parameter; ``None`` or ``""`` only returns the row.
@@ -81,8 +88,8 @@ def record_metric(
     if not results_path:
         return row
     data = read_results(results_path)
-    key = tuple(row[k] for k in REQUIRED_KEYS[:4])
-    data["metrics"] = [m for m in data["metrics"] if tuple(m[k] for k in REQUIRED_KEYS[:4]) != key]
+    key = _row_key(row)
+    data["metrics"] = [m for m in data["metrics"] if _row_key(m) != key]
     data["metrics"].append(row)
     write_results(results_path, data)
     return row
@@ -96,17 +103,19 @@ def metrics_frame(results: dict | str | os.PathLike):
     return pd.DataFrame(data["metrics"], columns=None)
 
 
-def get_metric(results: dict, notebook: str, model: str, protocol: str, metric: str) -> float:
-    """Look one recorded value up; ``KeyError`` naming it if it is missing."""
+def get_metric(
+    results: dict, notebook: str, model: str, protocol: str, metric: str, **key_extras
+) -> float:
+    """Look one recorded value up; ``KeyError`` naming it if it is missing. Rows with a
+    ``KEY_EXTRAS`` field (e.g. ``shots``) match only when it is passed: ``shots=16``."""
+    unknown = set(key_extras) - set(KEY_EXTRAS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not key fields; use {KEY_EXTRAS}")
+    want = (notebook, model, protocol, metric) + tuple(key_extras.get(k) for k in KEY_EXTRAS)
     for m in results["metrics"]:
-        if (m["notebook"], m["model"], m["protocol"], m["metric"]) == (
-            notebook,
-            model,
-            protocol,
-            metric,
-        ):
+        if _row_key(m) == want:
             return m["value"]
-    raise KeyError(f"no metric recorded for {notebook} / {model} / {protocol} / {metric}")
+    raise KeyError(f"no metric recorded for {' / '.join(str(w) for w in want if w is not None)}")
 
 
 def results_table(results: dict) -> str:
@@ -147,7 +156,7 @@ def results_table(results: dict) -> str:
             if v == int(v)
             else f"{v:.4g}"
         )
-        lines.append(
-            f"| {m['notebook']} | {m['model']} | {m['protocol']} | {m['metric']} | {shown} |"
-        )
+        extras = ", ".join(f"{k}={m[k]}" for k in KEY_EXTRAS if k in m)
+        metric = f"{m['metric']} ({extras})" if extras else m["metric"]
+        lines.append(f"| {m['notebook']} | {m['model']} | {m['protocol']} | {metric} | {shown} |")
     return "\n".join(lines) + "\n"

@@ -56,6 +56,55 @@ def floors_03(res):
     assert m("sasrec", "loo-full", "train_wall_s") > 0
 
 
+def floors_04(res):
+    def m(model, protocol, metric, **key):
+        return get_metric(res, "04_llm_finetuning", model, protocol, metric, **key)
+
+    # the baselines do not depend on the profile (they use every training sample); on the smoke
+    # profile's 200 test samples they must still be clearly above chance
+    assert m("item-mean", "tallrec-time", "auc") > 0.6
+    assert m("feature-logreg", "tallrec-time", "auc") > 0.65
+    assert m("feature-logreg", "tallrec-last1000", "auc") > 0.75
+    lm_models = ["lm-probe", "lm-full", "lm-lora", "lm-ia3"]
+    for model in ["item-mean", "popularity", "feature-logreg", *lm_models]:
+        low, value = m(model, "tallrec-time", "auc_ci_low"), m(model, "tallrec-time", "auc")
+        assert 0.0 <= low <= value <= m(model, "tallrec-time", "auc_ci_high") <= 1.0, model
+    # LoRA r=8 on query/value of MiniLM: 6 layers x 2 x 8 x (384 + 384) + head (384 + 1)
+    assert m("lm-lora", "tallrec-time", "trainable_params") == 6 * 2 * 8 * 768 + 385
+    assert m("lm-full", "tallrec-time", "trainable_params") > 22_000_000
+    assert m("lm-ia3", "tallrec-time", "trainable_params") < m(
+        "lm-lora", "tallrec-time", "trainable_params"
+    )
+    for model in lm_models:
+        assert m(model, "tallrec-time", "train_wall_s") > 0
+    assert 0.0 <= m("lm-lora", "tallrec-time", "auc", shots=16) <= 1.0
+    for model in ["lm-regression", "mf"]:
+        assert 0.5 < m(model, "tallrec-time-rating", "rmse") < 2.0
+    for model in ["lm-full", "popularity", "cf"]:
+        assert 0.0 <= m(model, "rerank-20", "hr@1") <= m(model, "rerank-20", "ndcg@10") <= 1.0
+    # popularity and EASE do not depend on the profile: far above the random HR@1 of 0.05
+    assert m("cf", "rerank-20", "hr@1") > 0.1
+
+
+def floors_08(res):
+    def m(model, protocol, metric):
+        return get_metric(res, "08_compute_and_cost", model, protocol, metric)
+
+    for model in ["mf", "lightgcn", "sasrec", "gpt-rec", "lm-full", "lm-int8", "student-mlp"]:
+        for metric in ["params", "flops_per_item", "latency_ms_b1", "throughput_b256"]:
+            assert m(model, "compute-cpu", metric) > 0, (model, metric)
+        assert m(model, "compute-cpu", "cost_per_million") > 0
+    # a cross-encoder pays a transformer pass per (user, item) pair; MF pays one dot product
+    assert m("lm-full", "compute-cpu", "flops_per_item") > 1000 * m(
+        "mf", "compute-cpu", "flops_per_item"
+    )
+    assert m("mf", "compute-cpu", "flops_per_item") == pytest.approx(2 * 64, rel=0.1)
+    assert m("lm-full", "compute-cpu", "params") == m("lm-int8", "compute-cpu", "params")
+    for model in ["lm-int8", "student-mlp"]:
+        assert 0.0 <= m(model, "tallrec-time", "auc") <= 1.0
+        assert m(model, "tallrec-time", "speedup") > 0
+
+
 def floors_06(res):
     def m(model, protocol, metric):
         return get_metric(res, "06_user_item_graphs", model, protocol, metric)
@@ -117,6 +166,8 @@ FLOORS = {
     "01_data_preprocessing": floors_01,
     "02_word_vectorization": floors_02,
     "03_attention_math": floors_03,
+    "04_llm_finetuning": floors_04,
+    "08_compute_and_cost": floors_08,
 }
 
 

@@ -38,3 +38,21 @@ def test_results_table_lists_everything():
     table = R.results_table(data)
     assert "| 01_a | ok | 1.5 | 300 |" in table
     assert "| 01_a | m | p | x | 0.1235 |" in table
+
+
+def test_shots_are_part_of_the_key(tmp_path):
+    from llm4rec_utils.results import get_metric, read_results, record_metric, results_table
+
+    path = tmp_path / "r.json"
+    record_metric(path, "nb", "lm", "p", "auc", 0.7)
+    record_metric(path, "nb", "lm", "p", "auc", 0.6, shots=16)
+    record_metric(path, "nb", "lm", "p", "auc", 0.65, shots=16)  # replaces the 16-shot row
+    res = read_results(path)
+    assert len(res["metrics"]) == 2
+    assert get_metric(res, "nb", "lm", "p", "auc") == 0.7
+    assert get_metric(res, "nb", "lm", "p", "auc", shots=16) == 0.65
+    with pytest.raises(KeyError, match="shots|64"):
+        get_metric(res, "nb", "lm", "p", "auc", shots=64)
+    with pytest.raises(ValueError, match="key fields"):
+        get_metric(res, "nb", "lm", "p", "auc", seed=1)
+    assert "auc (shots=16)" in results_table(res)

@@ -1,0 +1,241 @@
+"""The TALLRec task as data: samples, honest features and prompts.
+
+Bao et al. (2023), "TALLRec: An Effective and Efficient Tuning Framework to Align Large Language
+Model with Recommendation". Each rating event becomes one sample: the user's previous
+``history_len`` rated movies, split into liked (rating > 3) and disliked titles, a target title,
+and the label "target rating > 3". Splitting is by time: a global cut, train before it, test
+after it, so the model is always asked about the future.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .constants import (
+    ITEM_COL,
+    LABEL_COL,
+    RATING_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
+
+HIST_ITEMS_COL = "hist_items"
+HIST_RATINGS_COL = "hist_ratings"
+SPLIT_COL = "split"
+FEATURE_COLS = ("item_past_mean", "item_past_log_count", "user_hist_mean", "hist_like_share")
+
+
+def build_tallrec_samples(
+    ratings: pd.DataFrame,
+    history_len: int = 10,
+    like_threshold: float = 3.0,
+    cut_quantile: float = 0.8,
+    prior_weight: float = 5.0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+    rating_col: str = RATING_COL,
+    timestamp_col: str = TIMESTAMP_COL,
+) -> tuple[pd.DataFrame, int]:
+    """One sample per rating event that has ``history_len`` earlier events of the same user.
+
+    Events are ordered by (timestamp, user, item): the item ID breaks MovieLens' many timestamp
+    ties deterministically. The global cut is the ``cut_quantile`` of all event timestamps:
+    events strictly before it are ``train``, the rest ``test``. A test sample's history may
+    contain earlier test-period events of the same user (they happened before the target, so the
+    user's past is known at prediction time), never the target itself.
+
+    Features (no label leaks in):
+      - ``item_past_mean``: the target item's mean rating over events before this one *and*
+        before the cut (test samples see the training period only), shrunk to the global
+        training mean with ``prior_weight`` pseudo-ratings, so an unseen item gets the mean;
+      - ``item_past_log_count``: ``log1p`` of that number of past ratings (popularity);
+      - ``user_hist_mean`` and ``hist_like_share``: from the history shown in the prompt.
+
+    Returns:
+        (samples, cut timestamp). Columns: user, item, rating, timestamp, ``label`` (0/1),
+        ``hist_items`` and ``hist_ratings`` (tuples, oldest first), ``split``, the features,
+        ordered by time.
+    """
+    if history_len <= 0:
+        raise ValueError(f"history_len must be positive, got {history_len}")
+    if prior_weight < 0:
+        raise ValueError(f"prior_weight must be >= 0, got {prior_weight}")
+    if not 0.0 < cut_quantile < 1.0:
+        raise ValueError(f"cut_quantile must be in (0, 1), got {cut_quantile}")
+    missing = {user_col, item_col, rating_col, timestamp_col} - set(ratings.columns)
+    if missing:
+        raise KeyError(f"ratings lacks columns {sorted(missing)}; pass the *_col keywords")
+    ev = ratings.sort_values([timestamp_col, user_col, item_col], kind="mergesort")
+    ev = ev.reset_index(drop=True)
+    cut = int(np.quantile(ev[timestamp_col].to_numpy(), cut_quantile))
+    is_train = (ev[timestamp_col] < cut).to_numpy()
+    r = ev[rating_col].to_numpy(np.float64)
+    mu = float(r[is_train].mean())
+
+    # Item statistics over earlier training events: an exclusive running sum in time order,
+    # frozen at the cut for test events.
+    train_r = np.where(is_train, r, 0.0)
+    cum_sum = pd.Series(train_r).groupby(ev[item_col]).cumsum().to_numpy() - train_r
+    cum_cnt = pd.Series(is_train.astype(np.int64)).groupby(ev[item_col]).cumsum().to_numpy()
+    cum_cnt = cum_cnt - is_train
+    tr = ev[is_train]
+    sums = tr.groupby(item_col)[rating_col].sum()
+    cnts = tr.groupby(item_col)[rating_col].size()
+    total_sum = ev[item_col].map(sums).fillna(0.0).to_numpy(np.float64)
+    total_cnt = ev[item_col].map(cnts).fillna(0).to_numpy(np.int64)
+    past_sum = np.where(is_train, cum_sum, total_sum)
+    past_cnt = np.where(is_train, cum_cnt, total_cnt)
+    denom = past_cnt + prior_weight
+    item_mean = np.where(denom > 0, past_sum + prior_weight * mu, mu) / np.where(
+        denom > 0, denom, 1
+    )
+
+    rows = []
+    users = ev[user_col].to_numpy()
+    items = ev[item_col].to_numpy()
+    order = np.argsort(users, kind="stable")  # per user, time order kept
+    bounds = np.flatnonzero(np.diff(users[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) <= history_len:
+            continue
+        it, rt = items[idx], r[idx]
+        for j in range(history_len, len(idx)):
+            e = idx[j]
+            rows.append((e, tuple(it[j - history_len : j]), tuple(rt[j - history_len : j])))
+    e_idx = np.array([row[0] for row in rows], dtype=np.int64)
+    out = ev.iloc[e_idx].copy()
+    out[LABEL_COL] = (out[rating_col] > like_threshold).astype(np.int64)
+    out[HIST_ITEMS_COL] = [row[1] for row in rows]
+    out[HIST_RATINGS_COL] = [row[2] for row in rows]
+    out[SPLIT_COL] = np.where(is_train[e_idx], "train", "test")
+    hist_r = np.array([row[2] for row in rows], dtype=np.float64)
+    out["item_past_mean"] = item_mean[e_idx]
+    out["item_past_log_count"] = np.log1p(past_cnt[e_idx])
+    out["user_hist_mean"] = hist_r.mean(axis=1)
+    out["hist_like_share"] = (hist_r > like_threshold).mean(axis=1)
+    out = out.sort_index().reset_index(drop=True)
+    return out, cut
+
+
+def movie_titles(
+    items: pd.DataFrame,
+    with_year: bool = True,
+    *,
+    item_col: str = ITEM_COL,
+    title_col: str = TITLE_COL,
+    year_col: str = YEAR_COL,
+) -> dict[int, str]:
+    """Item ID -> ``"Title (year)"`` (no year where unknown or ``with_year=False``)."""
+    out = {}
+    for row in items.itertuples(index=False):
+        year = getattr(row, year_col)
+        tail = "" if pd.isna(year) or not with_year else f" ({int(year)})"
+        out[int(getattr(row, item_col))] = f"{getattr(row, title_col)}{tail}"
+    return out
+
+
+def tallrec_prompt(
+    hist_items,
+    hist_ratings,
+    target: int,
+    titles: dict[int, str],
+    like_threshold: float = 3.0,
+    signals: dict[str, float] | None = None,
+    hist_titles: dict[int, str] | None = None,
+) -> str:
+    """TALLRec's instruction input as one text.
+
+    ``hist_titles`` (default ``titles``) names the history items: shorter names there (e.g.
+    without the year) cut the prompt's length, and the cost of every forward pass with it.
+
+    ``signals`` (optional) adds the statistics the feature baseline uses, written as words and
+    numbers, so a language model can read what logistic regression sees.
+    """
+    names = titles if hist_titles is None else hist_titles
+    pairs = list(zip(hist_items, hist_ratings, strict=True))
+    liked = [names[int(i)] for i, r in pairs if r > like_threshold]
+    disliked = [names[int(i)] for i, r in pairs if r <= like_threshold]
+    text = (
+        f"User liked: {', '.join(liked) or 'none'}. "
+        f"User disliked: {', '.join(disliked) or 'none'}. "
+        f"Will the user like {titles[int(target)]}?"
+    )
+    if signals:
+        text += (
+            f" The movie's average rating is {signals['item_past_mean']:.1f}"
+            f" from {int(round(np.expm1(signals['item_past_log_count'])))} ratings;"
+            f" this user's average is {signals['user_hist_mean']:.1f}."
+        )
+    return text
+
+
+def tallrec_prompts(
+    samples: pd.DataFrame,
+    titles: dict[int, str],
+    like_threshold: float = 3.0,
+    with_signals: bool = False,
+    hist_titles: dict[int, str] | None = None,
+    *,
+    item_col: str = ITEM_COL,
+) -> list[str]:
+    """:func:`tallrec_prompt` for every row of ``samples``."""
+    feats = samples[list(FEATURE_COLS)].to_dict("records") if with_signals else None
+    return [
+        tallrec_prompt(
+            h,
+            r,
+            t,
+            titles,
+            like_threshold,
+            feats[k] if with_signals else None,
+            hist_titles,
+        )
+        for k, (h, r, t) in enumerate(
+            zip(samples[HIST_ITEMS_COL], samples[HIST_RATINGS_COL], samples[item_col], strict=True)
+        )
+    ]
+
+
+def split_tallrec(
+    samples: pd.DataFrame,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    valid_share: float = 0.1,
+    seed: int = 0,
+    *,
+    split_col: str = SPLIT_COL,
+) -> dict[str, pd.DataFrame]:
+    """The language-model subsets of :func:`build_tallrec_samples`' time split.
+
+    The last ``valid_share`` of the training period validates; ``train`` is a random sample
+    of ``n_train`` from the rest, ``val`` of ``n_val`` from the validation period, ``test`` of
+    ``n_test`` from the test period (uniform, so its AUC estimates the whole test period's).
+    Returns the frames ``train_all``, ``test_all``, ``train_pool``, ``valid_pool``, ``train``,
+    ``val`` and ``test``; the same arguments give the same samples in every notebook.
+    """
+    if min(n_train, n_val, n_test) <= 0:
+        raise ValueError(f"sample counts must be positive: {n_train}, {n_val}, {n_test}")
+    train_all = samples[samples[split_col] == "train"]
+    test_all = samples[samples[split_col] == "test"]
+    if len(train_all) == 0 or len(test_all) == 0:
+        raise ValueError("the samples need both a train and a test period")
+    valid_pool = train_all.tail(int(len(train_all) * valid_share))
+    train_pool = train_all.head(len(train_all) - len(valid_pool))
+
+    def draw(frame, n):
+        return frame.sample(min(n, len(frame)), random_state=seed)
+
+    return {
+        "train_all": train_all,
+        "test_all": test_all,
+        "train_pool": train_pool,
+        "valid_pool": valid_pool,
+        "train": draw(train_pool, n_train),
+        "val": draw(valid_pool, n_val),
+        "test": draw(test_all, n_test),
+    }

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from llm4rec_utils.compress import MLPStudent, distill, quantize_int8, serialized_mb
+from llm4rec_utils.compute import (
+    cost_per_million,
+    count_flops,
+    measure_latency,
+    pareto_front,
+    peak_memory_mb,
+)
+
+
+def test_count_flops_of_a_linear_layer():
+    layer = nn.Linear(8, 4, bias=False)
+    x = torch.randn(3, 8)
+    assert count_flops(lambda: layer(x)) == 2 * 3 * 8 * 4  # 2·M·N·K
+
+
+def test_latency_and_memory_are_measured():
+    x = torch.randn(64, 64)
+    assert measure_latency(lambda: x @ x, repeats=3) > 0
+    with pytest.raises(ValueError, match="repeats"):
+        measure_latency(lambda: None, repeats=0)
+    # allocating and touching 200 MB shows up in the sampled resident set size
+    mb = peak_memory_mb(lambda: torch.ones(50 * 2**20, dtype=torch.float32).sum())
+    assert mb > 100
+
+
+def test_cost_per_million():
+    # 1,000 items/s on a 3.60/hour machine: 1e6 items take 1,000 s = 1/3.6 h -> 1.00
+    assert cost_per_million(1000.0, 3.6) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="throughput"):
+        cost_per_million(0.0, 1.0)
+
+
+def test_pareto_front():
+    cost = [1.0, 2.0, 3.0, 2.0]
+    quality = [0.5, 0.7, 0.6, 0.4]
+    # (3, 0.6) is beaten by (2, 0.7); (2, 0.4) by (1, 0.5)
+    assert pareto_front(cost, quality).tolist() == [True, True, False, False]
+    with pytest.raises(ValueError):
+        pareto_front([1.0], [1.0, 2.0])
+
+
+def test_quantize_int8_keeps_outputs_close_and_shrinks():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+    q = quantize_int8(model)
+    x = torch.randn(32, 256)
+    with torch.no_grad():
+        ref, out = model(x), q(x)
+    assert torch.allclose(ref, out, atol=0.05)
+    assert serialized_mb(q) < serialized_mb(model) / 2.5
+    assert isinstance(model[0], nn.Linear)  # the original is untouched
+
+
+def test_distill_fits_teacher():
+    rng = np.random.default_rng(0)
+    items = rng.integers(0, 5, 512)
+    feats = rng.normal(size=(512, 2)).astype(np.float32)
+    teacher = 2.0 * feats[:, 0] - feats[:, 1] + 0.5 * items  # learnable from the inputs
+    student = MLPStudent(num_items=5, n_features=2, emb_dim=4, hidden=16)
+    hist = distill(student, items, feats, teacher, epochs=60, lr=1e-2, progress=False)
+    assert hist["loss"][-1] < 0.05 * hist["loss"][0]
+    with pytest.raises(ValueError, match="equally long"):
+        distill(student, items[:3], feats, teacher)

@@ -1,0 +1,107 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm4rec_utils.prompts import (
+    FEATURE_COLS,
+    build_tallrec_samples,
+    movie_titles,
+    split_tallrec,
+    tallrec_prompt,
+    tallrec_prompts,
+)
+
+
+@pytest.fixture
+def seq_ratings():
+    """User 1 rates items 0..5 at t=1..6, user 2 rates items 0..2 at t=10..12 (cut = t 5)."""
+    rows = [(1, i, r, i + 1) for i, r in enumerate([5, 1, 4, 2, 5, 4])]
+    rows += [(2, 0, 1, 10), (2, 1, 5, 11), (2, 2, 4, 12)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+
+
+def test_samples_history_labels_and_split(seq_ratings):
+    s, cut = build_tallrec_samples(seq_ratings, history_len=2, cut_quantile=0.5, prior_weight=0)
+    assert cut == 5  # median of the 9 timestamps: train is t < 5
+    # user 1 has 4 samples (items 2..5), user 2 one (item 2): every event with 2 earlier ones
+    assert len(s) == 5
+    first = s.iloc[0]
+    assert first.hist_items == (0, 1) and first.hist_ratings == (5.0, 1.0)
+    assert first.item_id == 2 and first.label == 1  # rating 4 > 3
+    assert list(s.label) == [1, 0, 1, 1, 1]
+    assert list(s.split) == ["train", "train", "test", "test", "test"]
+    assert first.user_hist_mean == 3.0 and first.hist_like_share == 0.5
+
+
+def test_item_mean_uses_only_past_training_events(seq_ratings):
+    s, _ = build_tallrec_samples(seq_ratings, history_len=2, cut_quantile=0.5, prior_weight=0)
+    assert s.iloc[0].item_past_log_count == 0.0  # item 2 at t=3: never rated before
+    u2 = s[s.user_id == 2].iloc[0]
+    # user 2 rates item 2 at t=12 (test): item 2's training ratings are user 1's 4 at t=3
+    assert u2.item_past_mean == 4.0
+    assert u2.item_past_log_count == pytest.approx(np.log1p(1))
+
+
+def test_item_mean_shrinks_to_training_mean(seq_ratings):
+    s, _ = build_tallrec_samples(seq_ratings, history_len=2, cut_quantile=0.5, prior_weight=5)
+    first = s.iloc[0]  # item 2 never rated before: the prior alone, the training mean
+    train_mean = np.mean([5, 1, 4, 2])  # events with t < 5
+    assert first.item_past_mean == pytest.approx(train_mean)
+    assert not s[list(FEATURE_COLS)].isna().any().any()
+
+
+def test_samples_bad_input(seq_ratings):
+    with pytest.raises(ValueError, match="history_len"):
+        build_tallrec_samples(seq_ratings, history_len=0)
+    with pytest.raises(ValueError, match="cut_quantile"):
+        build_tallrec_samples(seq_ratings, cut_quantile=1.0)
+    with pytest.raises(KeyError, match="rating"):
+        build_tallrec_samples(seq_ratings.drop(columns="rating"))
+
+
+def test_prompt_text():
+    titles = {1: "Heat (1995)", 2: "Fargo (1996)", 3: "Babe (1995)"}
+    text = tallrec_prompt((1, 2), (5.0, 2.0), 3, titles)
+    assert text == (
+        "User liked: Heat (1995). User disliked: Fargo (1996). Will the user like Babe (1995)?"
+    )
+    text = tallrec_prompt(
+        (1,),
+        (4.0,),
+        3,
+        titles,
+        signals={"item_past_mean": 3.86, "item_past_log_count": np.log1p(12), "user_hist_mean": 4},
+    )
+    assert "disliked: none" in text
+    short = {1: "Heat", 2: "Fargo"}
+    text2 = tallrec_prompt((1, 2), (5.0, 2.0), 3, titles, hist_titles=short)
+    assert text2 == "User liked: Heat. User disliked: Fargo. Will the user like Babe (1995)?"
+    assert text.endswith("average rating is 3.9 from 12 ratings; this user's average is 4.0.")
+
+
+def test_prompts_for_frame(seq_ratings):
+    items = pd.DataFrame(
+        {"item_id": range(6), "title": list("ABCDEF"), "year": [1990, None, 1991, 1992, 1, 2]}
+    )
+    titles = movie_titles(items)
+    assert titles[1] == "B" and titles[0] == "A (1990)"
+    assert movie_titles(items, with_year=False)[0] == "A"
+    s, _ = build_tallrec_samples(seq_ratings, history_len=2, cut_quantile=0.5)
+    texts = tallrec_prompts(s, titles)
+    assert len(texts) == len(s) and texts[0].endswith("Will the user like C (1991)?")
+    assert "average rating" in tallrec_prompts(s, titles, with_signals=True)[0]
+
+
+def test_split_tallrec_is_deterministic_and_disjoint():
+    rows = [(u, i, 1 + (u * i) % 5, 100 * u + i) for u in range(1, 6) for i in range(30)]
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    s, _ = build_tallrec_samples(ratings, history_len=3, cut_quantile=0.6)
+    a = split_tallrec(s, 20, 5, 10, seed=1)
+    b = split_tallrec(s, 20, 5, 10, seed=1)
+    assert a["test"].index.equals(b["test"].index)
+    assert len(a["train"]) == 20 and len(a["val"]) == 5 and len(a["test"]) == 10
+    assert set(a["train"].index).isdisjoint(a["val"].index)
+    assert (a["test"]["split"] == "test").all()
+    assert a["val"]["timestamp"].min() >= a["train"]["timestamp"].max()
+    with pytest.raises(ValueError, match="positive"):
+        split_tallrec(s, 0, 5, 10)
