@@ -118,8 +118,42 @@ def get_metric(
     raise KeyError(f"no metric recorded for {' / '.join(str(w) for w in want if w is not None)}")
 
 
+def _fmt(v: float) -> str:
+    if v != v:  # NaN: a metric this row does not have
+        return ""
+    if v == int(v):
+        return f"{v:,.0f}"
+    return f"{v:.4f}" if abs(v) < 1000 else f"{v:.4g}"
+
+
+def leaderboard_tables(results: dict) -> dict[str, list[str]]:
+    """One Markdown table per protocol: a row per (model, notebook[, shots]), a column per
+    metric, rows in the order they were recorded."""
+    boards: dict[str, dict] = {}
+    for m in results.get("metrics", []):
+        extras = "".join(f", {k}={m[k]}" for k in KEY_EXTRAS if k in m)
+        board = boards.setdefault(m["protocol"], {"rows": {}, "metrics": []})
+        label = (m["model"] + extras, m["notebook"])
+        board["rows"].setdefault(label, {})[m["metric"]] = m["value"]
+        if m["metric"] not in board["metrics"]:
+            board["metrics"].append(m["metric"])
+    out = {}
+    for protocol, board in boards.items():
+        cols = board["metrics"]
+        lines = [
+            "| model | notebook | " + " | ".join(cols) + " |",
+            "| --- | --- | " + " | ".join("---:" for _ in cols) + " |",
+        ]
+        for (model, notebook), vals in board["rows"].items():
+            cells = [_fmt(vals.get(c, float("nan"))) for c in cols]
+            lines.append(f"| {model} | {notebook} | " + " | ".join(cells) + " |")
+        out[protocol] = lines
+    return out
+
+
 def results_table(results: dict) -> str:
-    """``RESULTS.md``: provenance, per-notebook status/time/memory, and every metric."""
+    """``RESULTS.md``: provenance, per-notebook status/time/memory, one leaderboard per
+    protocol, and every metric as a flat list."""
     prov = results.get("provenance", {})
     lines = [
         "# llm4rec results",
@@ -140,23 +174,38 @@ def results_table(results: dict) -> str:
             f"| {name} | {nb.get('status')} | {nb.get('wall_s', float('nan')):.1f} | "
             f"{nb.get('peak_rss_mb', float('nan')):.0f} |"
         )
+    walls = [nb.get("wall_s", 0.0) for nb in results.get("notebooks", {}).values()]
+    if walls:
+        lines.append(f"| **total** | | {sum(walls):.1f} | |")
+    lines += ["", "## Leaderboards (one per protocol)", ""]
+    for protocol, table in leaderboard_tables(results).items():
+        lines += [f"### {protocol}", "", *table, ""]
     lines += [
-        "",
-        "## Metrics",
+        "## Every recorded metric",
         "",
         "| notebook | model | protocol | metric | value |",
         "| --- | --- | --- | --- | ---: |",
     ]
     for m in results.get("metrics", []):
-        v = m["value"]
-        shown = (
-            f"{v:.4f}"
-            if abs(v) < 1000 and v != int(v)
-            else f"{v:,.0f}"
-            if v == int(v)
-            else f"{v:.4g}"
-        )
         extras = ", ".join(f"{k}={m[k]}" for k in KEY_EXTRAS if k in m)
         metric = f"{m['metric']} ({extras})" if extras else m["metric"]
-        lines.append(f"| {m['notebook']} | {m['model']} | {m['protocol']} | {metric} | {shown} |")
+        lines.append(
+            f"| {m['notebook']} | {m['model']} | {m['protocol']} | {metric} | {_fmt(m['value'])} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def results_html(markdown_text: str) -> str:
+    """``RESULTS.html``: the Markdown report rendered (mistune, which nbconvert ships)."""
+    import mistune
+
+    body = mistune.create_markdown(plugins=["table"])(markdown_text)
+    style = (
+        "body{font-family:sans-serif;max-width:75em;margin:2em auto}"
+        "table{border-collapse:collapse;margin-bottom:1.5em}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}td{text-align:right}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>llm4rec results</title>"
+        f"<style>{style}</style></head><body>{body}</body></html>"
+    )

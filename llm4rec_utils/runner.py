@@ -29,7 +29,7 @@ from pathlib import Path
 from .constants import PROFILES
 from .data import resolve_data_dir
 from .repro import check_profile
-from .results import read_results, results_table, write_results
+from .results import read_results, results_html, results_table, write_results
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -284,7 +284,9 @@ def run_notebooks(
             + (f"  <- {error}" if error else ""),
             flush=True,
         )
-    (build_dir / "RESULTS.md").write_text(results_table(results), encoding="utf-8")
+    report = results_table(results)
+    (build_dir / "RESULTS.md").write_text(report, encoding="utf-8")
+    (build_dir / "RESULTS.html").write_text(results_html(report), encoding="utf-8")
     return results, runs
 
 

@@ -76,3 +76,25 @@ def test_sampled_constant_scorer_is_not_lucky():
 def test_empty_test_is_a_clear_error():
     with pytest.raises(ValueError, match="empty"):
         evaluate_full_ranking(lambda u: np.zeros((len(u), 3)), frame([]))
+
+
+def test_candidate_ranks_and_metrics_from_ranks():
+    from llm4rec_utils.evaluate import candidate_ranks, metrics_from_ranks
+
+    rng = np.random.default_rng(0)
+    pos = np.array([0.9, 0.1, 0.5])
+    neg = np.array([[0.1, 0.2], [0.5, 0.6], [0.5, 0.0]])
+    ranks = candidate_ranks(pos, neg, rng)
+    assert ranks[0] == 1 and ranks[1] == 3 and ranks[2] in (1, 2)  # a tie: either place
+    # a constant scorer gets a uniformly random rank, not rank 1
+    const = candidate_ranks(np.zeros(4000), np.zeros((4000, 19)), rng)
+    assert const.mean() == pytest.approx(10.5, abs=0.3)
+    res = metrics_from_ranks(np.array([1, 3, 11]), ks=(1, 10))
+    assert res["hr@1"] == pytest.approx(1 / 3)
+    assert res["hr@10"] == pytest.approx(2 / 3)
+    assert res["ndcg@10"] == pytest.approx((1 + 1 / np.log2(4)) / 3)
+    assert res["mrr"] == pytest.approx((1 + 1 / 3 + 1 / 11) / 3)
+    with pytest.raises(ValueError):
+        candidate_ranks(pos, neg[:, 0], rng)
+    with pytest.raises(ValueError, match="K"):
+        metrics_from_ranks(ranks, ks=(0,))

@@ -56,3 +56,22 @@ def test_shots_are_part_of_the_key(tmp_path):
     with pytest.raises(ValueError, match="key fields"):
         get_metric(res, "nb", "lm", "p", "auc", seed=1)
     assert "auc (shots=16)" in results_table(res)
+
+
+def test_report_has_leaderboards_and_html():
+    data = {
+        "provenance": {"commit": "abc"},
+        "notebooks": {"01_a": {"status": "ok", "wall_s": 1.5, "peak_rss_mb": 300}},
+        "metrics": [
+            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "x", "value": 0.5},
+            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "y", "value": 2.0},
+            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "y", "value": 3.0},
+        ],
+    }
+    md = R.results_table(data)
+    assert "### p" in md
+    assert "| model | notebook | x | y |" in md
+    assert "| m | 01_a | 0.5000 | 2 |" in md and "| k | 01_a |  | 3 |" in md
+    assert "| **total** | | 1.5 | |" in md
+    html = R.results_html(md)
+    assert "<table>" in html and "<h3>p</h3>" in html
