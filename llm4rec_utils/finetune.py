@@ -159,6 +159,30 @@ class FinetuneConfig:
     eval_every: int = 25  # steps between validation evaluations
     patience: int | None = 4  # evaluations without improvement before stopping
     loss: str = "bce"  # "bce" (label 0/1, one logit) or "mse" (a rating)
+    bucket_batches: int = 50  # sort each run of this many batches by length (less padding)
+
+
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, bucket_batches: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Random mini-batches of similar length: shuffle, cut into buckets of ``bucket_batches``
+    batches, sort each bucket by length, batch it, then shuffle the batch order. Padding to the
+    longest text of a batch then wastes little compute; ``bucket_batches <= 1`` is plain
+    shuffling."""
+    order = torch.randperm(len(lengths), generator=generator).numpy()
+    if bucket_batches > 1:
+        size = batch_size * bucket_batches
+        order = np.concatenate(
+            [
+                chunk[np.argsort(lengths[chunk], kind="stable")]
+                for chunk in np.split(order, range(size, len(order), size))
+            ]
+        )
+    batches = [
+        torch.from_numpy(order[b : b + batch_size]) for b in range(0, len(order), batch_size)
+    ]
+    perm = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in perm]
 
 
 def finetune_text_model(
@@ -204,11 +228,10 @@ def finetune_text_model(
     step, start, seen = 0, time.perf_counter(), 0
     bar = tqdm(total=total, desc="fine-tune", disable=not progress)
     stop = False
+    lengths = np.array([len(t) for t in texts])
     for _ in range(cfg.epochs):
-        order = torch.randperm(len(texts), generator=gen)
-        for b in range(0, len(texts), cfg.batch_size):
+        for idx in length_bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, gen):
             model.train()
-            idx = order[b : b + cfg.batch_size]
             batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
             out = model(**batch).logits[:, 0].float()
             target = y[idx].to(out.device)

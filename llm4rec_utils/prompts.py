@@ -146,8 +146,9 @@ def tallrec_prompt(
     like_threshold: float = 3.0,
     signals: dict[str, float] | None = None,
     hist_titles: dict[int, str] | None = None,
+    question: str = "Will the user like {title}?",
 ) -> str:
-    """TALLRec's instruction input as one text.
+    """TALLRec's instruction input as one text; ``question`` names the target (``{title}``).
 
     ``hist_titles`` (default ``titles``) names the history items: shorter names there (e.g.
     without the year) cut the prompt's length, and the cost of every forward pass with it.
@@ -162,13 +163,13 @@ def tallrec_prompt(
     text = (
         f"User liked: {', '.join(liked) or 'none'}. "
         f"User disliked: {', '.join(disliked) or 'none'}. "
-        f"Will the user like {titles[int(target)]}?"
+        + question.format(title=titles[int(target)])
     )
     if signals:
         text += (
-            f" The movie's average rating is {signals['item_past_mean']:.1f}"
+            f" Movie average {signals['item_past_mean']:.1f}"
             f" from {int(round(np.expm1(signals['item_past_log_count'])))} ratings;"
-            f" this user's average is {signals['user_hist_mean']:.1f}."
+            f" user average {signals['user_hist_mean']:.1f}."
         )
     return text
 
@@ -179,6 +180,7 @@ def tallrec_prompts(
     like_threshold: float = 3.0,
     with_signals: bool = False,
     hist_titles: dict[int, str] | None = None,
+    question: str = "Will the user like {title}?",
     *,
     item_col: str = ITEM_COL,
 ) -> list[str]:
@@ -193,6 +195,7 @@ def tallrec_prompts(
             like_threshold,
             feats[k] if with_signals else None,
             hist_titles,
+            question,
         )
         for k, (h, r, t) in enumerate(
             zip(samples[HIST_ITEMS_COL], samples[HIST_RATINGS_COL], samples[item_col], strict=True)

@@ -136,3 +136,18 @@ def test_load_offline_default():
     tok, model = load_base_model(None, kind="classification")
     assert tok.truncation_side == "left"
     assert 22_000_000 < count_parameters(model) < 23_000_000
+
+
+def test_length_bucketed_batches_cover_everything_once():
+    from llm4rec_utils.finetune import length_bucketed_batches
+
+    lengths = np.array([5, 50, 6, 51, 7, 52, 8, 53])
+    gen = torch.Generator().manual_seed(0)
+    batches = length_bucketed_batches(lengths, batch_size=2, bucket_batches=4, generator=gen)
+    flat = torch.cat(batches).tolist()
+    assert sorted(flat) == list(range(8))
+    # inside one bucket, each batch holds neighbours in length: short with short
+    spreads = [int(np.ptp(lengths[b.numpy()])) for b in batches]
+    assert max(spreads) <= 2
+    plain = length_bucketed_batches(lengths, 2, 1, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(plain).tolist()) == list(range(8))

@@ -76,7 +76,9 @@ def test_prompt_text():
     short = {1: "Heat", 2: "Fargo"}
     text2 = tallrec_prompt((1, 2), (5.0, 2.0), 3, titles, hist_titles=short)
     assert text2 == "User liked: Heat. User disliked: Fargo. Will the user like Babe (1995)?"
-    assert text.endswith("average rating is 3.9 from 12 ratings; this user's average is 4.0.")
+    text3 = tallrec_prompt((1,), (5.0,), 3, titles, question="Next: {title}?")
+    assert text3.endswith("User disliked: none. Next: Babe (1995)?")
+    assert text.endswith("? Movie average 3.9 from 12 ratings; user average 4.0.")
 
 
 def test_prompts_for_frame(seq_ratings):
@@ -89,7 +91,7 @@ def test_prompts_for_frame(seq_ratings):
     s, _ = build_tallrec_samples(seq_ratings, history_len=2, cut_quantile=0.5)
     texts = tallrec_prompts(s, titles)
     assert len(texts) == len(s) and texts[0].endswith("Will the user like C (1991)?")
-    assert "average rating" in tallrec_prompts(s, titles, with_signals=True)[0]
+    assert "Movie average" in tallrec_prompts(s, titles, with_signals=True)[0]
 
 
 def test_split_tallrec_is_deterministic_and_disjoint():
