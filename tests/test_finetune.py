@@ -151,3 +151,13 @@ def test_length_bucketed_batches_cover_everything_once():
     assert max(spreads) <= 2
     plain = length_bucketed_batches(lengths, 2, 1, torch.Generator().manual_seed(0))
     assert sorted(torch.cat(plain).tolist()) == list(range(8))
+
+
+def test_early_stopping_on_validation(tok):
+    texts, y = toy_task(64)
+    model = tiny_bert(tok.vocab_size)
+    # a learning rate of zero never improves validation: stop after `patience` evaluations
+    cfg = FinetuneConfig(lr=0.0, epochs=4, batch_size=16, eval_every=1, patience=2)
+    hist = finetune_text_model(model, tok, texts, y, cfg, texts[:16], y[:16], progress=False)
+    assert hist["steps"] == 3 and len(hist["eval"]) == 3  # first eval is the best, then 2 more
+    assert hist["best_step"] == 1
