@@ -123,6 +123,8 @@ def _fmt(v: float) -> str:
         return ""
     if v == int(v):
         return f"{v:,.0f}"
+    if abs(v) < 1e-3:  # e.g. the cost of a million dot products: keep its digits
+        return f"{v:.3g}"
     return f"{v:.4f}" if abs(v) < 1000 else f"{v:.4g}"
 
 

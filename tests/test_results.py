@@ -66,12 +66,13 @@ def test_report_has_leaderboards_and_html():
             {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "x", "value": 0.5},
             {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "y", "value": 2.0},
             {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "y", "value": 3.0},
+            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "x", "value": 2.5e-6},
         ],
     }
     md = R.results_table(data)
     assert "### p" in md
     assert "| model | notebook | x | y |" in md
-    assert "| m | 01_a | 0.5000 | 2 |" in md and "| k | 01_a |  | 3 |" in md
+    assert "| m | 01_a | 0.5000 | 2 |" in md and "| k | 01_a | 2.5e-06 | 3 |" in md
     assert "| **total** | | 1.5 | |" in md
     html = R.results_html(md)
     assert "<table>" in html and "<h3>p</h3>" in html
