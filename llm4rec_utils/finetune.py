@@ -227,34 +227,35 @@ def finetune_text_model(
     hist = {"loss": [], "lr": []}
     step, start, seen = 0, time.perf_counter(), 0
     bar = tqdm(total=total, desc="fine-tune", disable=not progress)
-    stop = False
     lengths = np.array([len(t) for t in texts])
-    for _ in range(cfg.epochs):
-        for idx in length_bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, gen):
-            model.train()
-            batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
-            out = model(**batch).logits[:, 0].float()
-            target = y[idx].to(out.device)
-            if cfg.loss == "bce":
-                loss = nn.functional.binary_cross_entropy_with_logits(out, target)
-            else:
-                loss = nn.functional.mse_loss(out, target)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-            hist["lr"].append(opt.param_groups[0]["lr"])  # the rate this step used
-            opt.step()
-            if sched is not None:
-                sched.step()
-            step += 1
-            seen += len(idx)
-            hist["loss"].append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if ckpt.step(model, step):
-                stop = True
-                break
-        if stop:
+    loss_fn = (
+        nn.functional.binary_cross_entropy_with_logits
+        if cfg.loss == "bce"
+        else nn.functional.mse_loss
+    )
+    batches = (  # epoch after epoch, each reshuffled when it starts
+        idx
+        for _ in range(cfg.epochs)
+        for idx in length_bucketed_batches(lengths, cfg.batch_size, cfg.bucket_batches, gen)
+    )
+    for idx in batches:
+        model.train()
+        batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
+        out = model(**batch).logits[:, 0].float()
+        loss = loss_fn(out, y[idx].to(out.device))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+        hist["lr"].append(opt.param_groups[0]["lr"])  # the rate this step used
+        opt.step()
+        if sched is not None:
+            sched.step()
+        step += 1
+        seen += len(idx)
+        hist["loss"].append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if ckpt.step(model, step):
             break
     bar.close()
     wall = time.perf_counter() - start

@@ -76,22 +76,16 @@ def build_tallrec_samples(
     r = ev[rating_col].to_numpy(np.float64)
     mu = float(r[is_train].mean())
 
-    # Item statistics over earlier training events: an exclusive running sum in time order,
-    # frozen at the cut for test events.
+    # Item statistics over earlier training events: an exclusive running sum in time order of
+    # the training ratings. Every training event precedes every test event, so for a test event
+    # the running sum already holds the item's whole training period (frozen at the cut).
     train_r = np.where(is_train, r, 0.0)
-    cum_sum = pd.Series(train_r).groupby(ev[item_col]).cumsum().to_numpy() - train_r
-    cum_cnt = pd.Series(is_train.astype(np.int64)).groupby(ev[item_col]).cumsum().to_numpy()
-    cum_cnt = cum_cnt - is_train
-    tr = ev[is_train]
-    sums = tr.groupby(item_col)[rating_col].sum()
-    cnts = tr.groupby(item_col)[rating_col].size()
-    total_sum = ev[item_col].map(sums).fillna(0.0).to_numpy(np.float64)
-    total_cnt = ev[item_col].map(cnts).fillna(0).to_numpy(np.int64)
-    past_sum = np.where(is_train, cum_sum, total_sum)
-    past_cnt = np.where(is_train, cum_cnt, total_cnt)
+    by_item = ev[item_col]
+    past_sum = pd.Series(train_r).groupby(by_item).cumsum().to_numpy() - train_r
+    past_cnt = pd.Series(is_train.astype(np.int64)).groupby(by_item).cumsum().to_numpy() - is_train
     denom = past_cnt + prior_weight
-    item_mean = np.where(denom > 0, past_sum + prior_weight * mu, mu) / np.where(
-        denom > 0, denom, 1
+    item_mean = np.divide(
+        past_sum + prior_weight * mu, denom, out=np.full(len(ev), mu), where=denom > 0
     )
 
     rows = []

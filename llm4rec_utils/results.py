@@ -118,6 +118,11 @@ def get_metric(
     raise KeyError(f"no metric recorded for {' / '.join(str(w) for w in want if w is not None)}")
 
 
+def _key_extras(row: dict) -> str:
+    """``"shots=16"`` for a row with key extras, ``""`` otherwise."""
+    return ", ".join(f"{k}={row[k]}" for k in KEY_EXTRAS if k in row)
+
+
 def _fmt(v: float) -> str:
     if v != v:  # NaN: a metric this row does not have
         return ""
@@ -133,9 +138,9 @@ def leaderboard_tables(results: dict) -> dict[str, list[str]]:
     metric, rows in the order they were recorded."""
     boards: dict[str, dict] = {}
     for m in results.get("metrics", []):
-        extras = "".join(f", {k}={m[k]}" for k in KEY_EXTRAS if k in m)
+        extras = _key_extras(m)
         board = boards.setdefault(m["protocol"], {"rows": {}, "metrics": []})
-        label = (m["model"] + extras, m["notebook"])
+        label = (f"{m['model']}, {extras}" if extras else m["model"], m["notebook"])
         board["rows"].setdefault(label, {})[m["metric"]] = m["value"]
         if m["metric"] not in board["metrics"]:
             board["metrics"].append(m["metric"])
@@ -189,7 +194,7 @@ def results_table(results: dict) -> str:
         "| --- | --- | --- | --- | ---: |",
     ]
     for m in results.get("metrics", []):
-        extras = ", ".join(f"{k}={m[k]}" for k in KEY_EXTRAS if k in m)
+        extras = _key_extras(m)
         metric = f"{m['metric']} ({extras})" if extras else m["metric"]
         lines.append(
             f"| {m['notebook']} | {m['model']} | {m['protocol']} | {metric} | {_fmt(m['value'])} |"
