@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
-from .training import Checkpointer, linear_warmup
+from .training import Checkpointer, length_bucketed_batches, linear_warmup
 
 KINDS = ("classification", "regression", "causal-lm", "encoder")
 
@@ -160,29 +160,6 @@ class FinetuneConfig:
     patience: int | None = 4  # evaluations without improvement before stopping
     loss: str = "bce"  # "bce" (label 0/1, one logit) or "mse" (a rating)
     bucket_batches: int = 50  # sort each run of this many batches by length (less padding)
-
-
-def length_bucketed_batches(
-    lengths: np.ndarray, batch_size: int, bucket_batches: int, generator: torch.Generator
-) -> list[torch.Tensor]:
-    """Random mini-batches of similar length: shuffle, cut into buckets of ``bucket_batches``
-    batches, sort each bucket by length, batch it, then shuffle the batch order. Padding to the
-    longest text of a batch then wastes little compute; ``bucket_batches <= 1`` is plain
-    shuffling."""
-    order = torch.randperm(len(lengths), generator=generator).numpy()
-    if bucket_batches > 1:
-        size = batch_size * bucket_batches
-        order = np.concatenate(
-            [
-                chunk[np.argsort(lengths[chunk], kind="stable")]
-                for chunk in np.split(order, range(size, len(order), size))
-            ]
-        )
-    batches = [
-        torch.from_numpy(order[b : b + batch_size]) for b in range(0, len(order), batch_size)
-    ]
-    perm = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in perm]
 
 
 def finetune_text_model(

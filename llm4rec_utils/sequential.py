@@ -7,6 +7,7 @@ small catalogues beats the paper's one-negative binary loss.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .attention import TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
-from .training import Checkpointer, linear_warmup, train_epoch
+from .training import Checkpointer, length_bucketed_batches, linear_warmup, train_epoch
 
 PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
 
@@ -98,6 +99,8 @@ class SASRecConfig:
     d_ff: int = 256  # hidden size of the feed-forward layer in each block
     dropout: float = 0.2  # dropout on embeddings, attention weights and feed-forward
     norm_first: bool = True  # pre-norm blocks (SASRec's own choice)
+    item_bias: bool = False  # a learned per-item score offset (a popularity prior) in the logits
+    mask_history: bool = False  # train as evaluated: items already in the history get no score
 
 
 class SASRec(nn.Module):
@@ -118,14 +121,22 @@ class SASRec(nn.Module):
             for _ in range(cfg.num_blocks)
         )
         self.final_norm = nn.LayerNorm(cfg.emb_dim)
+        self.bias = nn.Parameter(torch.zeros(cfg.num_items)) if cfg.item_bias else None
         nn.init.normal_(self.item_emb.weight, std=0.02)
         nn.init.normal_(self.pos_emb.weight, std=0.02)
         self.register_buffer("mask", causal_mask(cfg.max_len), persistent=False)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        """seq (B, L) -> hidden states (B, L, emb_dim)."""
-        L = seq.shape[1]
-        pos = torch.arange(L, device=seq.device)
+        """seq (B, L) -> hidden states (B, L, emb_dim), L <= max_len.
+
+        Sequences are left-padded, so the last column is always position ``max_len - 1``: a
+        batch trimmed to its longest history (``L < max_len``) uses the same positions as the
+        full-width one.
+        """
+        L, max_len = seq.shape[1], self.cfg.max_len
+        if L > max_len:
+            raise ValueError(f"sequence length {L} exceeds max_len={max_len}; keep the last items")
+        pos = torch.arange(max_len - L, max_len, device=seq.device)
         x = self.item_emb(seq) * self.cfg.emb_dim**0.5 + self.pos_emb(pos)[None]
         x = self.drop(x)
         pad = seq == PAD
@@ -137,7 +148,8 @@ class SASRec(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (..., emb_dim) -> scores over real items (..., num_items)."""
-        return hidden @ self.item_emb.weight[1:].T
+        scores = hidden @ self.item_emb.weight[1:].T
+        return scores if self.bias is None else scores + self.bias
 
     def loss(self, seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the next item at every non-padding position.
@@ -146,12 +158,36 @@ class SASRec(nn.Module):
         """
         hidden = self.forward(seq)  # (B, L, emb_dim)
         keep = target != PAD  # score only real positions: padding would waste most of the work
-        return nn.functional.cross_entropy(self.logits(hidden[keep]), target[keep] - 1)
+        logits = self.logits(hidden[keep])  # (P, num_items)
+        if self.cfg.mask_history:
+            logits = logits.masked_fill(
+                history_mask(seq, keep, target, self.cfg.num_items), float("-inf")
+            )
+        return nn.functional.cross_entropy(logits, target[keep] - 1)
 
     @torch.no_grad()
     def score(self, seq: torch.Tensor) -> torch.Tensor:
         """Next-item scores from the last position: (B, L) -> (B, num_items)."""
         return self.logits(self.forward(seq)[:, -1])
+
+
+def history_mask(
+    seq: torch.Tensor, keep: torch.Tensor, target: torch.Tensor, num_items: int
+) -> torch.Tensor:
+    """For each kept position (b, t): True at the items seq[b, :t+1] already seen, so they are
+    left out of the softmax, as they are left out of the ranking at evaluation time. A target
+    that was seen before (a repeat) stays scored.
+
+    seq, target: (B, L) shifted indices (0 = padding); keep: bool (B, L). Returns bool
+    (P, num_items) over the real items, P = keep.sum(), rows in the order of ``hidden[keep]``.
+    """
+    L = seq.shape[1]
+    causal = torch.ones(L, L, dtype=torch.bool, device=seq.device).tril()  # s <= t
+    seen = (seq[:, None, :] * causal)[keep]  # (P, L): items at s <= t, 0 (padding) elsewhere
+    mask = torch.zeros(len(seen), num_items + 1, dtype=torch.bool, device=seq.device)
+    mask.scatter_(1, seen, True)
+    mask[torch.arange(len(seen), device=seq.device), target[keep]] = False
+    return mask[:, 1:]
 
 
 def train_sasrec(
@@ -165,7 +201,9 @@ def train_sasrec(
     seed: int = 0,
     stride: int | None = None,
     warmup_steps: int = 0,
+    cosine_decay: bool = False,
     clip_norm: float | None = None,
+    bucket_batches: int = 8,
     eval_fn=None,
     eval_every: int = 10,
     patience: int = 3,
@@ -177,7 +215,11 @@ def train_sasrec(
         train_seqs: per-user training sequences (item indices, unshifted).
         stride: window stride (see :func:`training_windows`); ``None`` = ``max_len``.
         warmup_steps: linear learning-rate warm-up over this many steps (0 = none).
+        cosine_decay: decay the learning rate along a half cosine to 0 at the last epoch.
         clip_norm: clip the gradient norm to this value (``None`` = no clipping).
+        bucket_batches: shuffle, then sort groups of this many batches by history length, so
+            each batch is trimmed to its longest window with little padding (1 = plain shuffle;
+            every batch is trimmed either way).
         eval_fn: optional ``model -> float`` (higher is better, e.g. validation NDCG@10). The
             best state is kept; training stops after ``patience`` evaluations without gain.
 
@@ -188,9 +230,17 @@ def train_sasrec(
     L = model.cfg.max_len
     ins, outs = training_windows(train_seqs, L, stride)
     inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
+    lengths = (ins != PAD).sum(1)
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        width = int(lengths[idx.numpy()].max())  # drop the all-padding columns on the left
+        seq, target = inputs[idx, -width:], targets[idx, -width:]
+        return model.loss(seq.to(device), target.to(device))
+
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = linear_warmup(opt, warmup_steps)
+    steps_per_epoch = math.ceil(len(inputs) / batch_size)
+    sched = linear_warmup(opt, warmup_steps, epochs * steps_per_epoch if cosine_decay else None)
     history = {"loss": []}
     ckpt = Checkpointer(eval_fn, eval_every, epochs, patience)
     start = time.perf_counter()
@@ -202,9 +252,10 @@ def train_sasrec(
             len(inputs),
             batch_size,
             gen,
-            lambda idx: model.loss(inputs[idx].to(device), targets[idx].to(device)),
+            batch_loss,
             clip_norm=clip_norm,
             scheduler=sched,
+            batches=length_bucketed_batches(lengths, batch_size, bucket_batches, gen),
         )
         history["loss"].append(loss)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -67,15 +68,18 @@ def train_epoch(
     batch_loss: Callable[[torch.Tensor], torch.Tensor],
     clip_norm: float | None = None,
     scheduler=None,
+    batches: list[torch.Tensor] | None = None,
 ) -> float:
     """One pass over ``n`` examples in a random order: ``batch_loss(indices)`` gives the loss of
-    a mini-batch; Adam-style step (optional gradient clipping and scheduler). Returns the mean
-    loss per example."""
+    a mini-batch; Adam-style step (optional gradient clipping and scheduler). ``batches`` (index
+    tensors covering 0..n-1 once, e.g. from :func:`length_bucketed_batches`) replaces the plain
+    shuffle. Returns the mean loss per example."""
     model.train()
-    order = torch.randperm(n, generator=generator)
+    if batches is None:
+        order = torch.randperm(n, generator=generator)
+        batches = [order[b : b + batch_size] for b in range(0, n, batch_size)]
     total = 0.0
-    for b in range(0, n, batch_size):
-        idx = order[b : b + batch_size]
+    for idx in batches:
         loss = batch_loss(idx)
         opt.zero_grad()
         loss.backward()
@@ -88,9 +92,42 @@ def train_epoch(
     return total / n
 
 
-def linear_warmup(opt: torch.optim.Optimizer, warmup_steps: int):
+def linear_warmup(opt: torch.optim.Optimizer, warmup_steps: int, total_steps: int | None = None):
     """Scale the learning rate linearly from 1/warmup_steps to 1 over the first steps (seed
-    003's advice for fine-tuning), then keep it constant. ``None`` when ``warmup_steps <= 0``."""
-    if warmup_steps <= 0:
+    003's advice for fine-tuning), then keep it constant, or, with ``total_steps``, decay it
+    along a half cosine to 0 at ``total_steps`` (a fixed budget ends on small, careful steps).
+    ``None`` when there is neither warm-up nor decay."""
+    if warmup_steps <= 0 and total_steps is None:
         return None
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup_steps))
+    warmup_steps = max(warmup_steps, 1)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps or total_steps is None:
+            return min(1.0, (step + 1) / warmup_steps)
+        done = min(1.0, (step - warmup_steps) / max(total_steps - warmup_steps, 1))
+        return 0.5 * (1 + math.cos(math.pi * done))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, bucket_batches: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Random mini-batches of similar length: shuffle, cut into buckets of ``bucket_batches``
+    batches, sort each bucket by length, batch it, then shuffle the batch order. Padding to the
+    longest text of a batch then wastes little compute; ``bucket_batches <= 1`` is plain
+    shuffling."""
+    order = torch.randperm(len(lengths), generator=generator).numpy()
+    if bucket_batches > 1:
+        size = batch_size * bucket_batches
+        order = np.concatenate(
+            [
+                chunk[np.argsort(lengths[chunk], kind="stable")]
+                for chunk in np.split(order, range(size, len(order), size))
+            ]
+        )
+    batches = [
+        torch.from_numpy(order[b : b + batch_size]) for b in range(0, len(order), batch_size)
+    ]
+    perm = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in perm]

@@ -139,7 +139,7 @@ def test_load_offline_default():
 
 
 def test_length_bucketed_batches_cover_everything_once():
-    from llm4rec_utils.finetune import length_bucketed_batches
+    from llm4rec_utils.training import length_bucketed_batches
 
     lengths = np.array([5, 50, 6, 51, 7, 52, 8, 53])
     gen = torch.Generator().manual_seed(0)

@@ -6,6 +6,7 @@ from llm4rec_utils.collaborative import popularity_scores
 from llm4rec_utils.sequential import (
     SASRec,
     SASRecConfig,
+    history_mask,
     left_pad,
     train_sasrec,
     training_windows,
@@ -84,3 +85,50 @@ def test_warmup_and_clipping_path_trains():
         progress=False,
     )
     assert np.isfinite(hist["loss"]).all() and hist["loss"][-1] < 0.5 * hist["loss"][0]
+
+
+def test_trimmed_batch_uses_the_same_positions_as_full_width():
+    torch.manual_seed(0)
+    cfg = SASRecConfig(num_items=9, max_len=6, emb_dim=8, num_heads=2, num_blocks=2, dropout=0.0)
+    model = SASRec(cfg).eval()
+    full = torch.tensor([[0, 0, 0, 3, 1, 7], [0, 0, 2, 4, 6, 8]])
+    with torch.no_grad():
+        h_full, h_trim = model(full), model(full[:, -4:])
+    assert torch.allclose(h_full[:, -4:][full[:, -4:] > 0], h_trim[full[:, -4:] > 0], atol=1e-5)
+    try:
+        model(torch.ones(1, 7, dtype=torch.long))
+    except ValueError as err:
+        assert "max_len" in str(err)
+    else:
+        raise AssertionError("a sequence longer than max_len was accepted")
+
+
+def test_history_mask_hides_seen_items_but_not_the_target():
+    seq = torch.tensor([[0, 3, 1, 2], [5, 4, 3, 2]])  # shifted: 0 is padding
+    target = torch.tensor([[0, 1, 2, 4], [4, 3, 2, 3]])  # last row repeats item 3 (index 2)
+    keep = target != 0
+    mask = history_mask(seq, keep, target, num_items=5)
+    seen = [[3], [3, 1], [3, 1, 2], [5], [5, 4], [5, 4, 3], [5, 4, 3, 2]]
+    targets = target[keep].tolist()
+    for row, items, t in zip(mask.tolist(), seen, targets, strict=True):
+        expected = [(i + 1) in items and (i + 1) != t for i in range(5)]
+        assert row == expected
+
+
+def test_item_bias_and_history_mask_train():
+    torch.manual_seed(0)
+    cfg = SASRecConfig(
+        num_items=6,
+        max_len=5,
+        emb_dim=16,
+        num_heads=2,
+        num_blocks=1,
+        dropout=0.0,
+        item_bias=True,
+        mask_history=True,
+    )
+    model = SASRec(cfg)
+    seqs = [np.array([(s + t) % 6 for t in range(5)]) for s in range(6)]
+    hist = train_sasrec(model, seqs, epochs=40, batch_size=4, lr=1e-2, progress=False)
+    assert np.isfinite(hist["loss"]).all() and hist["loss"][-1] < 0.5 * hist["loss"][0]
+    assert model.bias is not None and model.bias.abs().sum() > 0

@@ -44,3 +44,18 @@ def test_linear_warmup_ramps_then_holds():
         opt.step()
         sched.step()
     assert lrs == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
+
+
+def test_linear_warmup_with_cosine_decay_ends_at_zero():
+    from llm4rec_utils.training import linear_warmup
+
+    opt = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    sched = linear_warmup(opt, 2, total_steps=6)
+    lrs = []
+    for _ in range(7):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.8535534, 0.5, 0.1464466, 0.0])
+    only_decay = linear_warmup(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0), 0, 4)
+    assert only_decay is not None
