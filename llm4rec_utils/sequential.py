@@ -31,33 +31,17 @@ def user_sequences(
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
     timestamp_col: str = TIMESTAMP_COL,
-    return_times: bool = False,
-) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
+) -> list[np.ndarray]:
     """Each user's item indices in time order (ties by item index, as in the splits).
 
     Returns:
-        A list of length ``num_users``; entry u holds user u's items (may be empty). With
-        ``return_times``, also the matching timestamps (same shapes).
+        A list of length ``num_users``; entry u holds user u's items (may be empty).
     """
     s = df.sort_values([user_col, timestamp_col, item_col], kind="stable")
     out = [np.empty(0, dtype=np.int64) for _ in range(num_users)]
-    times = [np.empty(0, dtype=np.int64) for _ in range(num_users)]
-    for u, g in s.groupby(user_col):
-        out[int(u)] = g[item_col].to_numpy(np.int64)
-        times[int(u)] = g[timestamp_col].to_numpy(np.int64)
-    return (out, times) if return_times else out
-
-
-def shuffle_ties(
-    seqs: list[np.ndarray], times: list[np.ndarray], rng: np.random.Generator
-) -> list[np.ndarray]:
-    """A random order among items that share a timestamp (time order kept otherwise).
-
-    MovieLens users often rate many films in the same second; their order inside such a burst
-    is unknown (the splits break ties by item index). Reshuffling each epoch keeps the model
-    from learning an order that is not in the data.
-    """
-    return [s[np.lexsort((rng.random(len(s)), t))] for s, t in zip(seqs, times, strict=True)]
+    for u, items in s.groupby(user_col)[item_col]:
+        out[int(u)] = items.to_numpy(np.int64)
+    return out
 
 
 def left_pad(seqs: list[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray:
@@ -220,7 +204,6 @@ def train_sasrec(
     cosine_decay: bool = False,
     clip_norm: float | None = None,
     bucket_batches: int = 8,
-    tie_times: list[np.ndarray] | None = None,
     eval_fn=None,
     eval_every: int = 10,
     patience: int = 3,
@@ -237,8 +220,6 @@ def train_sasrec(
         bucket_batches: shuffle, then sort groups of this many batches by history length, so
             each batch is trimmed to its longest window with little padding (1 = plain shuffle;
             every batch is trimmed either way).
-        tie_times: per-user timestamps matching ``train_seqs``; when given, items sharing a
-            timestamp are put in a new random order every epoch (:func:`shuffle_ties`).
         eval_fn: optional ``model -> float`` (higher is better, e.g. validation NDCG@10). The
             best state is kept; training stops after ``patience`` evaluations without gain.
 
@@ -246,15 +227,10 @@ def train_sasrec(
         History: losses per epoch, evaluations, best epoch, wall seconds.
     """
     gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
     L = model.cfg.max_len
-
-    def windows(seqs):
-        ins, outs = training_windows(seqs, L, stride)
-        return torch.from_numpy(ins), torch.from_numpy(outs)
-
-    inputs, targets = windows(train_seqs)
-    lengths = (inputs != PAD).sum(1).numpy()  # the same every epoch: ties only reorder
+    ins, outs = training_windows(train_seqs, L, stride)
+    inputs, targets = torch.from_numpy(ins), torch.from_numpy(outs)
+    lengths = (ins != PAD).sum(1)
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
         width = int(lengths[idx.numpy()].max())  # drop the all-padding columns on the left
@@ -270,8 +246,6 @@ def train_sasrec(
     start = time.perf_counter()
     bar = tqdm(range(1, epochs + 1), desc="SASRec", disable=not progress)
     for epoch in bar:
-        if tie_times is not None:
-            inputs, targets = windows(shuffle_ties(train_seqs, tie_times, rng))
         loss = train_epoch(
             model,
             opt,

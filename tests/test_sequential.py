@@ -8,7 +8,6 @@ from llm4rec_utils.sequential import (
     SASRecConfig,
     history_mask,
     left_pad,
-    shuffle_ties,
     train_sasrec,
     training_windows,
     user_sequences,
@@ -133,25 +132,3 @@ def test_item_bias_and_history_mask_train():
     hist = train_sasrec(model, seqs, epochs=40, batch_size=4, lr=1e-2, progress=False)
     assert np.isfinite(hist["loss"]).all() and hist["loss"][-1] < 0.5 * hist["loss"][0]
     assert model.bias is not None and model.bias.abs().sum() > 0
-
-
-def test_user_sequences_times_and_tie_shuffling_keep_time_order():
-    df = pd.DataFrame(
-        {"user_id": [0] * 6, "item_id": [1, 2, 3, 4, 5, 6], "timestamp": [1, 2, 2, 2, 3, 3]}
-    )
-    seqs, times = user_sequences(df, 1, return_times=True)
-    assert seqs[0].tolist() == [1, 2, 3, 4, 5, 6] and times[0].tolist() == [1, 2, 2, 2, 3, 3]
-    rng = np.random.default_rng(0)
-    orders = {tuple(shuffle_ties(seqs, times, rng)[0].tolist()) for _ in range(50)}
-    assert len(orders) == 12  # 3! orders of the burst at t=2 times 2! at t=3
-    for order in orders:
-        assert order[0] == 1 and set(order[1:4]) == {2, 3, 4} and set(order[4:]) == {5, 6}
-
-
-def test_training_with_tie_shuffling_runs():
-    torch.manual_seed(0)
-    cfg = SASRecConfig(num_items=6, max_len=5, emb_dim=16, num_heads=2, num_blocks=1, dropout=0.0)
-    seqs = [np.array([(s + t) % 6 for t in range(8)]) for s in range(6)]
-    times = [np.arange(8) // 2 for _ in seqs]  # pairs share a timestamp
-    hist = train_sasrec(SASRec(cfg), seqs, epochs=5, batch_size=4, tie_times=times, progress=False)
-    assert len(hist["loss"]) == 5 and np.isfinite(hist["loss"]).all()
