@@ -181,8 +181,7 @@ def history_mask(
     seq, target: (B, L) shifted indices (0 = padding); keep: bool (B, L). Returns bool
     (P, num_items) over the real items, P = keep.sum(), rows in the order of ``hidden[keep]``.
     """
-    L = seq.shape[1]
-    causal = torch.ones(L, L, dtype=torch.bool, device=seq.device).tril()  # s <= t
+    causal = causal_mask(seq.shape[1], seq.device)  # (t, s): s <= t
     seen = (seq[:, None, :] * causal)[keep]  # (P, L): items at s <= t, 0 (padding) elsewhere
     mask = torch.zeros(len(seen), num_items + 1, dtype=torch.bool, device=seq.device)
     mask.scatter_(1, seen, True)

@@ -115,8 +115,8 @@ def length_bucketed_batches(
 ) -> list[torch.Tensor]:
     """Random mini-batches of similar length: shuffle, cut into buckets of ``bucket_batches``
     batches, sort each bucket by length, batch it, then shuffle the batch order. Padding to the
-    longest text of a batch then wastes little compute; ``bucket_batches <= 1`` is plain
-    shuffling."""
+    longest member of a batch (a text, a history) then wastes little compute;
+    ``bucket_batches <= 1`` is plain shuffling."""
     order = torch.randperm(len(lengths), generator=generator).numpy()
     if bucket_batches > 1:
         size = batch_size * bucket_batches
