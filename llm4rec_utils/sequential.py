@@ -101,6 +101,8 @@ class SASRecConfig:
     norm_first: bool = True  # pre-norm blocks (SASRec's own choice)
     item_bias: bool = False  # a learned per-item score offset (a popularity prior) in the logits
     mask_history: bool = False  # train as evaluated: items already in the history get no score
+    future_items: int = 1  # targets per position: the next item and the ones after it (1 = SASRec)
+    future_decay: float = 0.5  # weight of each later target relative to the one before it
 
 
 class SASRec(nn.Module):
@@ -154,16 +156,28 @@ class SASRec(nn.Module):
     def loss(self, seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the next item at every non-padding position.
 
+        With ``future_items = k > 1`` each position is also trained on the k - 1 items after the
+        next one, with weights 1, d, d², ... (``d = future_decay``), normalised per position: a
+        soft target for data whose order within a short burst is arbitrary. k = 1 is the plain
+        next-item cross-entropy.
+
         seq, target: (B, L) shifted indices; target[t] is the item after seq[..t].
         """
         hidden = self.forward(seq)  # (B, L, emb_dim)
         keep = target != PAD  # score only real positions: padding would waste most of the work
         logits = self.logits(hidden[keep])  # (P, num_items)
+        future = next_items(target, self.cfg.future_items)[keep]  # (P, k); column 0 = next item
         if self.cfg.mask_history:
             logits = logits.masked_fill(
-                history_mask(seq, keep, target, self.cfg.num_items), float("-inf")
+                history_mask(seq, keep, future, self.cfg.num_items), float("-inf")
             )
-        return nn.functional.cross_entropy(logits, target[keep] - 1)
+        if self.cfg.future_items == 1:
+            return nn.functional.cross_entropy(logits, future[:, 0] - 1)
+        decay = self.cfg.future_decay ** torch.arange(future.shape[1], device=future.device)
+        weight = decay * (future != PAD)  # (P, k): targets past the window's end weigh 0
+        logp = torch.log_softmax(logits, -1).gather(1, (future - 1).clamp(min=0))
+        logp = logp.masked_fill(future == PAD, 0.0)  # a padded slot may gather a masked -inf
+        return -((logp * weight).sum(1) / weight.sum(1)).mean()
 
     @torch.no_grad()
     def score(self, seq: torch.Tensor) -> torch.Tensor:
@@ -171,21 +185,30 @@ class SASRec(nn.Module):
         return self.logits(self.forward(seq)[:, -1])
 
 
+def next_items(target: torch.Tensor, k: int) -> torch.Tensor:
+    """The k items from each position on: (B, L) -> (B, L, k), out[b, t, j] = target[b, t + j]
+    (padding, 0, past the end of the row)."""
+    if k < 1:
+        raise ValueError(f"future_items must be at least 1, got {k}")
+    return nn.functional.pad(target, (0, k - 1)).unfold(1, k, 1)
+
+
 def history_mask(
-    seq: torch.Tensor, keep: torch.Tensor, target: torch.Tensor, num_items: int
+    seq: torch.Tensor, keep: torch.Tensor, targets: torch.Tensor, num_items: int
 ) -> torch.Tensor:
     """For each kept position (b, t): True at the items seq[b, :t+1] already seen, so they are
     left out of the softmax, as they are left out of the ranking at evaluation time. A target
     that was seen before (a repeat) stays scored.
 
-    seq, target: (B, L) shifted indices (0 = padding); keep: bool (B, L). Returns bool
+    seq: (B, L) shifted indices (0 = padding); keep: bool (B, L); targets: (P, k) shifted
+    targets of each kept position (see :func:`next_items`), none of them masked. Returns bool
     (P, num_items) over the real items, P = keep.sum(), rows in the order of ``hidden[keep]``.
     """
     causal = causal_mask(seq.shape[1], seq.device)  # (t, s): s <= t
     seen = (seq[:, None, :] * causal)[keep]  # (P, L): items at s <= t, 0 (padding) elsewhere
     mask = torch.zeros(len(seen), num_items + 1, dtype=torch.bool, device=seq.device)
     mask.scatter_(1, seen, True)
-    mask[torch.arange(len(seen), device=seq.device), target[keep]] = False
+    mask.scatter_(1, targets, False)
     return mask[:, 1:]
 
 

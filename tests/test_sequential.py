@@ -8,6 +8,7 @@ from llm4rec_utils.sequential import (
     SASRecConfig,
     history_mask,
     left_pad,
+    next_items,
     train_sasrec,
     training_windows,
     user_sequences,
@@ -107,7 +108,7 @@ def test_history_mask_hides_seen_items_but_not_the_target():
     seq = torch.tensor([[0, 3, 1, 2], [5, 4, 3, 2]])  # shifted: 0 is padding
     target = torch.tensor([[0, 1, 2, 4], [4, 3, 2, 3]])  # last row repeats item 3 (index 2)
     keep = target != 0
-    mask = history_mask(seq, keep, target, num_items=5)
+    mask = history_mask(seq, keep, target[keep][:, None], num_items=5)
     seen = [[3], [3, 1], [3, 1, 2], [5], [5, 4], [5, 4, 3], [5, 4, 3, 2]]
     targets = target[keep].tolist()
     for row, items, t in zip(mask.tolist(), seen, targets, strict=True):
@@ -115,7 +116,7 @@ def test_history_mask_hides_seen_items_but_not_the_target():
         assert row == expected
 
 
-def test_item_bias_and_history_mask_train():
+def test_item_bias_history_mask_and_future_items_train():
     torch.manual_seed(0)
     cfg = SASRecConfig(
         num_items=6,
@@ -126,9 +127,46 @@ def test_item_bias_and_history_mask_train():
         dropout=0.0,
         item_bias=True,
         mask_history=True,
+        future_items=2,
     )
     model = SASRec(cfg)
     seqs = [np.array([(s + t) % 6 for t in range(5)]) for s in range(6)]
     hist = train_sasrec(model, seqs, epochs=40, batch_size=4, lr=1e-2, progress=False)
     assert np.isfinite(hist["loss"]).all() and hist["loss"][-1] < 0.5 * hist["loss"][0]
     assert model.bias is not None and model.bias.abs().sum() > 0
+
+
+def test_next_items_shifts_and_pads():
+    target = torch.tensor([[0, 3, 1, 2]])
+    assert next_items(target, 1)[..., 0].tolist() == target.tolist()
+    assert next_items(target, 3).tolist() == [[[0, 3, 1], [3, 1, 2], [1, 2, 0], [2, 0, 0]]]
+    try:
+        next_items(target, 0)
+    except ValueError as err:
+        assert "future_items" in str(err)
+    else:
+        raise AssertionError("future_items=0 was accepted")
+
+
+def test_future_items_loss_is_the_weighted_cross_entropy_of_later_items():
+    torch.manual_seed(0)
+    seq = torch.tensor([[0, 3, 1, 2], [5, 4, 3, 2]])
+    target = torch.tensor([[0, 1, 2, 4], [4, 3, 2, 1]])
+    base = dict(num_items=5, max_len=4, emb_dim=8, num_heads=2, num_blocks=1, dropout=0.0)
+    one = SASRec(SASRecConfig(**base)).eval()
+    three = SASRec(SASRecConfig(**base, future_items=3, future_decay=0.5)).eval()
+    three.load_state_dict(one.state_dict())
+    logp = torch.log_softmax(one.logits(one(seq)), -1)  # (B, L, num_items)
+    plain = -torch.stack(
+        [logp[b, t, target[b, t] - 1] for b in range(2) for t in range(4) if target[b, t]]
+    ).mean()
+    assert torch.allclose(one.loss(seq, target), plain, atol=1e-6)
+    per_position = []
+    for b in range(2):
+        for t in range(4):
+            if not target[b, t]:
+                continue
+            later = [(0.5**j, target[b, t + j]) for j in range(3) if t + j < 4]
+            total = sum(w * -logp[b, t, i - 1] for w, i in later)
+            per_position.append(total / sum(w for w, _ in later))
+    assert torch.allclose(three.loss(seq, target), torch.stack(per_position).mean(), atol=1e-6)
