@@ -174,9 +174,10 @@ class SASRec(nn.Module):
         if self.cfg.future_items == 1:
             return nn.functional.cross_entropy(logits, future[:, 0] - 1)
         decay = self.cfg.future_decay ** torch.arange(future.shape[1], device=future.device)
-        weight = decay * (future != PAD)  # (P, k): targets past the window's end weigh 0
+        real = future != PAD  # (P, k): targets past the window's end are padding
+        weight = decay * real
         logp = torch.log_softmax(logits, -1).gather(1, (future - 1).clamp(min=0))
-        logp = logp.masked_fill(future == PAD, 0.0)  # a padded slot may gather a masked -inf
+        logp = logp.masked_fill(~real, 0.0)  # a padded slot may gather a masked -inf
         return -((logp * weight).sum(1) / weight.sum(1)).mean()
 
     @torch.no_grad()
