@@ -37,26 +37,41 @@ def _items_by_user(df: pd.DataFrame, user_col: str, item_col: str) -> dict[int, 
 
 
 def top_k_items(
-    scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None
+    scores: np.ndarray,
+    k: int,
+    exclude: Sequence[np.ndarray] | None = None,
+    seed: int | np.random.Generator = 0,
 ) -> np.ndarray:
     """Indices of the ``k`` highest scores per row, best first.
 
-    Ties are broken by item index (lower first): a stable sort, so results are deterministic.
+    Ties are broken in a seeded random order, drawn afresh for every row. Breaking them by item
+    index instead would favour low indices, which in MovieLens are old, popular films: a scorer
+    that gives many items the same score (zero similarity, an unseen item) would borrow
+    popularity it did not earn. The same seed gives the same lists.
 
     Args:
         scores: shape (B, num_items).
         exclude: per row, item indices that must not be recommended (the user's history).
+        seed: an int or a ``numpy.random.Generator`` (pass one generator across batches).
 
     Returns:
         Shape (B, min(k, num_items)).
     """
     k = _check_k(k)
     s = np.array(scores, dtype=np.float64, copy=True)
+    if s.ndim != 2:
+        raise ValueError(f"scores must have shape (B, num_items), got {s.shape}")
     if exclude is not None:
         for r, items in enumerate(exclude):
             if items is not None and len(items):
                 s[r, items] = -np.inf
-    return np.argsort(-s, axis=1, kind="stable")[:, :k]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    tie_key = rng.random(s.shape)
+    k = min(k, s.shape[1])
+    if k < s.shape[1]:  # only the k best (and their ties) need sorting
+        kth = -np.partition(-s, k - 1, axis=1)[:, k - 1 : k]
+        s = np.where(s >= kth, s, -np.inf)
+    return np.lexsort((tie_key, -s), axis=1)[:, :k]
 
 
 def evaluate_full_ranking(
@@ -70,6 +85,7 @@ def evaluate_full_ranking(
     num_users: int | None = None,
     batch_size: int = 1024,
     return_per_user: bool = False,
+    seed: int = 0,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
@@ -87,6 +103,7 @@ def evaluate_full_ranking(
         item_counts: training interaction count per item; adds coverage, novelty and ARP@K.
         num_users: training users, for novelty's ``p(i) = count / num_users`` (default: the
             number of test users).
+        seed: seeds the random tie-break of :func:`top_k_items`.
 
     Returns:
         ``{"ndcg@10": ..., "hr@10": ..., ...}`` plus ``"users"`` (how many were evaluated). With
@@ -107,6 +124,7 @@ def evaluate_full_ranking(
     kmax = max(ks)
     per_user = {f"{m}@{k}": [] for k in ks for m in metrics}
     rec_lists = []
+    rng = np.random.default_rng(seed)
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         scores = _as_scores(score_fn(batch))
@@ -118,7 +136,7 @@ def evaluate_full_ranking(
             else None
             for u in batch
         ]
-        top = top_k_items(scores, kmax, excl)
+        top = top_k_items(scores, kmax, excl, seed=rng)
         for u, row in zip(batch, top, strict=True):
             rel = set(relevant[int(u)].tolist())
             ranked = row.tolist()

@@ -9,6 +9,8 @@ relevant items. Conventions, the same in every function:
 * A user with no relevant items has no defined score: the functions return ``nan`` and the
   evaluators leave such users out of the average.
 * Relevance is binary.
+* A ranked list must not name an item twice (``ValueError``): a list with duplicates could
+  score above 1.
 """
 
 from __future__ import annotations
@@ -26,7 +28,22 @@ def _check_k(k) -> int:
 
 
 def _hits(ranked: Sequence, relevant: set, k: int) -> np.ndarray:
-    return np.fromiter((item in relevant for item in list(ranked)[: _check_k(k)]), dtype=bool)
+    top = list(ranked)[: _check_k(k)]
+    if len(set(top)) != len(top):
+        dup = next(i for n, i in enumerate(top) if i in top[:n])
+        raise ValueError(
+            f"the ranked list names item {dup!r} more than once in its top {k}; "
+            "a recommendation list must hold each item once (drop duplicates before scoring)"
+        )
+    return np.fromiter((item in relevant for item in top), dtype=bool)
+
+
+def _relevant_or_none(relevant: Iterable, k) -> set | None:
+    """The relevant set, or ``None`` (score undefined) when it is empty; ``k`` is checked either
+    way, so a bad ``k`` never passes silently for a user without relevant items."""
+    _check_k(k)
+    relevant = set(relevant)
+    return relevant or None
 
 
 # --------------------------------------------------------------------------- rating / scores
@@ -56,11 +73,31 @@ def auc(y_true, y_score) -> float:
     """Area under the ROC curve: P(score of a random positive > score of a random negative).
 
     Computed from ranks (Mann-Whitney U); tied scores count one half.
+
+    Raises:
+        ValueError: lengths differ, a score is NaN, a label is not 0/1, or one class is missing.
     """
     from scipy.stats import rankdata
 
-    y = np.asarray(y_true).astype(bool)
+    labels = np.asarray(y_true)
     s = np.asarray(y_score, dtype=float)
+    if labels.ndim != 1 or s.ndim != 1 or len(labels) != len(s):
+        raise ValueError(
+            f"y_true and y_score must be 1-D and of the same length, got shapes "
+            f"{labels.shape} and {s.shape}"
+        )
+    if np.isnan(s).any():
+        raise ValueError(
+            f"{int(np.isnan(s).sum())} scores are NaN; a model that outputs NaN has diverged "
+            "or was fed missing features: fix the scores before computing AUC"
+        )
+    bad = ~np.isin(labels, [0, 1])
+    if bad.any():
+        raise ValueError(
+            f"labels must be 0 or 1 (or booleans), got {labels[bad][:5].tolist()}; "
+            "binarise them first, e.g. y = (rating >= 4)"
+        )
+    y = labels.astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         raise ValueError("AUC needs at least one positive and one negative label")
@@ -73,24 +110,24 @@ def auc(y_true, y_score) -> float:
 
 def precision_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     """``|top-k ∩ relevant| / k``."""
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     return float(_hits(ranked, relevant, k).sum() / k)
 
 
 def recall_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     """``|top-k ∩ relevant| / |relevant|``."""
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     return float(_hits(ranked, relevant, k).sum() / len(relevant))
 
 
 def hit_rate_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     """1 if any relevant item is in the top k, else 0 (HR@K)."""
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     return float(_hits(ranked, relevant, k).any())
 
@@ -101,8 +138,8 @@ def ndcg_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     ``DCG = sum_{i=1..k} rel_i / log2(i + 1)``; ``IDCG`` is the DCG of ``min(|relevant|, k)``
     hits at the top.
     """
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     hits = _hits(ranked, relevant, k)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
@@ -120,8 +157,8 @@ def map_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     Dividing by ``|relevant|`` rather than ``min(|relevant|, k)`` means a user with more relevant
     items than ``k`` can never reach 1. Averaged over users this is MAP@K.
     """
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     hits = _hits(ranked, relevant, k)
     precisions = np.cumsum(hits) / np.arange(1, len(hits) + 1)
@@ -130,8 +167,8 @@ def map_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
 
 def mrr_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
     """Reciprocal rank of the first relevant item in the top k (0 if none)."""
-    relevant = set(relevant)
-    if not relevant:
+    relevant = _relevant_or_none(relevant, k)
+    if relevant is None:
         return math.nan
     hits = _hits(ranked, relevant, k)
     first = np.flatnonzero(hits)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .attention import TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from .splits import time_sorted
 from .training import Checkpointer, length_bucketed_batches, linear_warmup, train_epoch
 
 PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
@@ -27,17 +28,21 @@ PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
 def user_sequences(
     df: pd.DataFrame,
     num_users: int,
+    seed: int = 0,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
     timestamp_col: str = TIMESTAMP_COL,
 ) -> list[np.ndarray]:
-    """Each user's item indices in time order (ties by item index, as in the splits).
+    """Each user's item indices in time order, same-second ties in the seeded random order of
+    :func:`llm4rec_utils.splits.tie_key` (pass the split's seed so both agree).
 
     Returns:
         A list of length ``num_users``; entry u holds user u's items (may be empty).
     """
-    s = df.sort_values([user_col, timestamp_col, item_col], kind="stable")
+    s = time_sorted(
+        df, True, seed, user_col=user_col, item_col=item_col, timestamp_col=timestamp_col
+    )
     out = [np.empty(0, dtype=np.int64) for _ in range(num_users)]
     for u, items in s.groupby(user_col)[item_col]:
         out[int(u)] = items.to_numpy(np.int64)

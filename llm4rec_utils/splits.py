@@ -5,9 +5,14 @@ bug that puts a test interaction into training raises instead of inflating a met
 
 Tie-break for time-ordered splits: MovieLens-100K records many ratings of one user in the same
 second (76% of interactions share their user's timestamp with another), so "the last
-interaction" is ambiguous. We order by ``(timestamp, item_id)``: among interactions with the
-same timestamp, the larger item ID counts as later. The rule is arbitrary but deterministic and
-independent of file order; the leakage check allows equal timestamps across the cut.
+interaction" is ambiguous. Among interactions with the same timestamp we order by a seeded
+pseudo-random key of (user, item, seed) (:func:`tie_key`): deterministic for a given seed,
+independent of file order, and, unlike ordering by item ID, not a pattern a model can learn
+(with ``(timestamp, item_id)`` the test item would be the highest item ID of the user's last
+burst, and a sequential model learns that). Every time-ordered function of the package
+(:func:`leave_one_out_split`, :func:`time_split`,
+:func:`llm4rec_utils.sequential.user_sequences`) uses the same key, so with the same seed they
+agree on the order. The leakage check allows equal timestamps across the cut.
 """
 
 from __future__ import annotations
@@ -101,11 +106,39 @@ def _finish(split: Split, time_order: str | None = None) -> Split:
     return split
 
 
-def _time_sorted(df, user_first: bool, user_col, item_col, timestamp_col) -> pd.DataFrame:
-    keys = (
-        [user_col, timestamp_col, item_col] if user_first else [timestamp_col, user_col, item_col]
-    )
-    return df.sort_values(keys, kind="stable")
+def tie_key(users, items, seed: int = 0) -> np.ndarray:
+    """A pseudo-random uint64 per (user, item) pair, fixed by ``seed`` (a splitmix64 hash).
+
+    Sorting by ``(timestamp, tie_key)`` puts same-second interactions in a random but
+    reproducible order; because the key depends only on the pair and the seed, any subset of
+    the data (a training part, one user's history) sorts its ties the same way.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    u = np.asarray(users, dtype=np.int64).astype(np.uint64)
+    i = np.asarray(items, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (u << np.uint64(32)) ^ i ^ (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15))
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def time_sorted(
+    df: pd.DataFrame,
+    user_first: bool = True,
+    seed: int = 0,
+    *,
+    user_col: str = USER_COL,
+    item_col: str = ITEM_COL,
+    timestamp_col: str = TIMESTAMP_COL,
+) -> pd.DataFrame:
+    """``df`` ordered by time, ties broken by :func:`tie_key` (per user first if ``user_first``)."""
+    key = pd.Series(tie_key(df[user_col], df[item_col], seed), index=df.index, name="_tie")
+    keys = [user_col, timestamp_col, "_tie"] if user_first else [timestamp_col, "_tie"]
+    order = df.assign(_tie=key).sort_values(keys, kind="stable").index
+    return df.loc[order]
 
 
 # --------------------------------------------------------------------------- splits
@@ -198,6 +231,7 @@ def per_user_ratio_split(
 
 def leave_one_out_split(
     df: pd.DataFrame,
+    seed: int = 0,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
@@ -205,10 +239,13 @@ def leave_one_out_split(
 ) -> Split:
     """Leave-one-out by time: each user's last interaction -> test, second last -> validation.
 
-    Ordering is ``(timestamp, item_id)`` (see the module docstring for the tie-break). Users with
-    fewer than 3 interactions keep everything in training. Deterministic: no seed.
+    Ordering is by timestamp, same-second ties by the seeded :func:`tie_key` (see the module
+    docstring). Users with fewer than 3 interactions keep everything in training. The same seed
+    gives the same split.
     """
-    s = _time_sorted(df, True, user_col, item_col, timestamp_col)
+    s = time_sorted(
+        df, True, seed, user_col=user_col, item_col=item_col, timestamp_col=timestamp_col
+    )
     from_end = s.groupby(user_col).cumcount(ascending=False).to_numpy()
     count = s.groupby(user_col)[user_col].transform("size").to_numpy()
     eligible = count >= 3
@@ -228,6 +265,7 @@ def time_split(
     df: pd.DataFrame,
     test_ratio: float = 0.2,
     valid_ratio: float = 0.0,
+    seed: int = 0,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
@@ -235,10 +273,13 @@ def time_split(
 ) -> Split:
     """Global time cut: the latest ``test_ratio`` of interactions -> test (and the
     ``valid_ratio`` before them -> validation). Models never see the future of any user.
+    Interactions of the same second at the cut are ordered by the seeded :func:`tie_key`.
     """
     if not 0 < test_ratio < 1 or not 0 <= valid_ratio < 1 - test_ratio:
         raise ValueError(f"bad ratios test={test_ratio}, valid={valid_ratio}")
-    s = _time_sorted(df, False, user_col, item_col, timestamp_col)
+    s = time_sorted(
+        df, False, seed, user_col=user_col, item_col=item_col, timestamp_col=timestamp_col
+    )
     n = len(s)
     n_test = int(round(test_ratio * n))
     n_valid = int(round(valid_ratio * n))

@@ -11,10 +11,27 @@ def frame(pairs):
     return pd.DataFrame(pairs, columns=["user_id", "item_id"])
 
 
-def test_top_k_breaks_ties_by_item_index_and_masks():
-    scores = np.array([[1.0, 3.0, 3.0, 0.5]])
+def test_top_k_masks_and_orders_by_score():
+    scores = np.array([[1.0, 3.0, 2.0, 0.5]])
     assert top_k_items(scores, 3).tolist() == [[1, 2, 0]]
     assert top_k_items(scores, 2, exclude=[np.array([1])]).tolist() == [[2, 0]]
+    rng = np.random.default_rng(3)
+    s = rng.normal(size=(50, 200))
+    assert (top_k_items(s, 10) == np.argsort(-s, axis=1)[:, :10]).all()
+
+
+def test_top_k_breaks_ties_at_random_by_seed():
+    flat = np.zeros((400, 10))  # every item tied: the top-1 must be uniform, not item 0
+    first = top_k_items(flat, 1, seed=0)[:, 0]
+    counts = np.bincount(first, minlength=10)
+    assert counts.min() > 15 and counts.max() < 70  # ~40 each
+    assert (top_k_items(flat, 3, seed=0) == top_k_items(flat, 3, seed=0)).all()
+    assert not (top_k_items(flat, 3, seed=0) == top_k_items(flat, 3, seed=1)).all()
+    # ties only among equal scores: a higher score still wins
+    scores = np.array([[1.0, 3.0, 3.0, 0.5]] * 50)
+    top2 = top_k_items(scores, 2, seed=0)
+    assert {frozenset(r) for r in top2.tolist()} == {frozenset({1, 2})}
+    assert set(top2[:, 0].tolist()) == {1, 2}
 
 
 def test_full_ranking_masks_training_items():

@@ -60,6 +60,26 @@ def test_perfect_ranking_scores_one():
 def test_user_without_relevant_items_is_nan():
     for fn in M.RANKING_METRICS.values():
         assert math.isnan(fn([1, 2, 3], set(), 3))
+        with pytest.raises(ValueError, match="K must be a positive integer"):
+            fn([1, 2, 3], set(), 0)  # K is checked even when the score is undefined
+
+
+@pytest.mark.parametrize("name", sorted(M.RANKING_METRICS))
+def test_duplicate_items_are_rejected(name):
+    with pytest.raises(ValueError, match="more than once"):
+        M.RANKING_METRICS[name]([7, 7, 7], {7}, 3)
+    # a duplicate beyond the cut-off is not part of the scored list
+    assert M.RANKING_METRICS[name]([7, 8, 7], {7}, 2) >= 0
+
+
+def test_auc_rejects_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        M.auc([1, 0, 1], [0.2, 0.1])
+    with pytest.raises(ValueError, match="NaN"):
+        M.auc([1, 0], [0.2, float("nan")])
+    with pytest.raises(ValueError, match="0 or 1"):
+        M.auc([1, 0, 2], [0.2, 0.1, 0.3])
+    assert M.auc([True, False], [0.9, 0.1]) == 1.0
 
 
 def test_k_longer_than_list():

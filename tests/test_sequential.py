@@ -17,8 +17,13 @@ from llm4rec_utils.sequential import (
 
 def test_user_sequences_time_order_with_tie_break():
     df = pd.DataFrame({"user_id": [0, 0, 0, 1], "item_id": [5, 2, 3, 1], "timestamp": [2, 1, 2, 9]})
-    seqs = user_sequences(df, 3)
-    assert seqs[0].tolist() == [2, 3, 5] and seqs[1].tolist() == [1] and len(seqs[2]) == 0
+    orders = set()
+    for seed in range(10):
+        seqs = user_sequences(df, 3, seed=seed)
+        assert seqs[0][0] == 2 and sorted(seqs[0][1:]) == [3, 5]  # time first, then the tie
+        assert seqs[1].tolist() == [1] and len(seqs[2]) == 0
+        orders.add(tuple(seqs[0]))
+    assert len(orders) == 2  # the seed, not the item index, orders the tied pair
 
 
 def test_left_pad_and_windows_cover_every_target_once():

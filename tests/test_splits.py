@@ -8,14 +8,44 @@ def pairs(df):
     return set(zip(df.user_id, df.item_id, strict=True))
 
 
-def test_leave_one_out_uses_documented_tie_break(tiny_ratings):
-    sp = splits.leave_one_out_split(tiny_ratings)
-    test = dict(zip(sp.test.user_id, sp.test.item_id, strict=True))
-    valid = dict(zip(sp.valid.user_id, sp.valid.item_id, strict=True))
-    # user 1: items 12 and 13 share t=300 -> larger item id (13) is "last"
-    assert test == {1: 13, 2: 14, 3: 10, 4: 14}
-    assert valid == {1: 12, 2: 13, 3: 11, 4: 13}
-    assert len(sp.train) == len(tiny_ratings) - 8
+def test_leave_one_out_breaks_ties_by_seeded_random_order(tiny_ratings):
+    def last_two(seed):
+        sp = splits.leave_one_out_split(tiny_ratings, seed=seed)
+        assert len(sp.train) == len(tiny_ratings) - 8
+        test = dict(zip(sp.test.user_id, sp.test.item_id, strict=True))
+        valid = dict(zip(sp.valid.user_id, sp.valid.item_id, strict=True))
+        return test, valid
+
+    outcomes = set()
+    for seed in range(20):
+        test, valid = last_two(seed)
+        assert last_two(seed) == (test, valid)  # deterministic for a given seed
+        # users without ties are fixed by time alone
+        assert {u: test[u] for u in (2, 3, 4)} == {2: 14, 3: 10, 4: 14}
+        assert {u: valid[u] for u in (2, 3, 4)} == {2: 13, 3: 11, 4: 13}
+        # user 1: items 12 and 13 share t=300; the seed decides which is last
+        assert {test[1], valid[1]} == {12, 13}
+        outcomes.add(test[1])
+    assert outcomes == {12, 13}, "the tie-break must not always favour one item"
+
+
+def test_tie_key_is_a_function_of_the_pair_and_seed():
+    a = splits.tie_key([1, 1, 2], [12, 13, 12], seed=5)
+    assert splits.tie_key([2], [12], seed=5)[0] == a[2]  # a subset sorts its ties the same way
+    assert not (splits.tie_key([1, 1, 2], [12, 13, 12], seed=6) == a).all()
+    with pytest.raises(ValueError, match="non-negative integer"):
+        splits.tie_key([1], [2], seed=-1)
+
+
+def test_user_sequences_agree_with_the_split_order(tiny_ratings):
+    from llm4rec_utils.sequential import user_sequences
+
+    for seed in range(10):
+        sp = splits.leave_one_out_split(tiny_ratings, seed=seed)
+        seqs = user_sequences(tiny_ratings, 5, seed=seed)
+        for u in (1, 2, 3, 4):
+            assert seqs[u][-1] == sp.test.set_index("user_id").item_id[u]
+            assert seqs[u][-2] == sp.valid.set_index("user_id").item_id[u]
 
 
 def test_every_split_partitions_the_data(tiny_ratings):
