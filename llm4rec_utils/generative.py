@@ -96,17 +96,74 @@ class GPTRec(nn.Module):
         )
 
     @torch.no_grad()
-    def score(self, histories: list[np.ndarray]) -> np.ndarray:
-        """Next-item scores (B, num_items) from each history's last ``max_len`` items."""
+    def next_logits(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """Logits (B, vocab) of the token after each history's last ``max_len`` items.
+
+        Only the last position is projected onto the vocabulary (the others are not needed to
+        rank the next item), and the inputs go through :meth:`_embeds`, the embedding the
+        model was trained with.
+        """
         ids, mask = left_padded_prompts(histories, self.cfg.max_len)
         ids, mask = ids.to(self.text_device), mask.to(self.text_device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.forward(ids, mask, position_ids=pos)[:, -1]
-        return logits[:, OFFSET:].float().cpu().numpy()
+        hidden = self.lm.transformer(
+            inputs_embeds=self._embeds(ids), attention_mask=mask, position_ids=pos
+        ).last_hidden_state[:, -1]  # (B, emb_dim)
+        return self.lm.lm_head(hidden)  # (B, vocab)
+
+    @torch.no_grad()
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        """Next-item scores (B, num_items) from each history's last ``max_len`` items."""
+        return self.next_logits(histories)[:, OFFSET:].float().cpu().numpy()
 
     @property
     def text_device(self):
         return next(self.parameters()).device
+
+
+@torch.no_grad()
+def generate_items(
+    model: GPTRec, histories: list[np.ndarray], steps: int, num_beams: int = 1
+) -> list[np.ndarray]:
+    """Generate the next ``steps`` items of each history with the model's own forward pass.
+
+    Greedy decoding (``num_beams=1``) appends the most likely item at each step; beam search
+    keeps the ``num_beams`` item sequences with the highest summed log-probability. Items of the
+    history and items already generated are masked at every step (a recommender never repeats
+    itself or shows what the user has seen), and only item tokens are eligible, not PAD or BOS.
+    Hugging Face's ``generate`` cannot be used: it embeds tokens with GPT-2's own lookup and
+    would skip :meth:`GPTRec._embeds` (the sqrt(d) scaling and the text vectors).
+
+    Returns:
+        One int64 array of ``steps`` item indices per history (the best beam).
+    """
+    if steps <= 0 or num_beams <= 0:
+        raise ValueError(f"steps and num_beams must be positive, got {steps}, {num_beams}")
+    if steps > model.cfg.num_items:
+        raise ValueError(f"cannot generate {steps} distinct items from {model.cfg.num_items}")
+    was_training = model.training
+    model.eval()
+    out = []
+    for hist in histories:
+        hist = np.asarray(hist, dtype=np.int64)
+        beams = [(0.0, np.empty(0, dtype=np.int64))]  # (summed log-prob, generated items)
+        for _ in range(steps):
+            logits = model.next_logits([np.concatenate([hist, g]) for _, g in beams])
+            logp = torch.log_softmax(logits.float(), dim=-1)[:, OFFSET:].cpu().numpy()
+            logp[:, hist] = -np.inf
+            for r, (_, g) in enumerate(beams):
+                logp[r, g] = -np.inf
+            total = np.array([b for b, _ in beams])[:, None] + logp  # (beams, num_items)
+            flat = np.argsort(-total, axis=None, kind="stable")[:num_beams]
+            rows, items = np.unravel_index(flat, total.shape)
+            beams = [
+                (float(total[r, i]), np.append(beams[r][1], i))
+                for r, i in zip(rows, items, strict=True)
+                if np.isfinite(total[r, i])
+            ]
+        out.append(beams[0][1])
+    model.train(was_training)
+    return out
 
 
 def left_padded_prompts(histories: list[np.ndarray], max_len: int):

@@ -67,3 +67,57 @@ def test_distill_fits_teacher():
     assert hist["loss"][-1] < 0.05 * hist["loss"][0]
     with pytest.raises(ValueError, match="equally long"):
         distill(student, items[:3], feats, teacher)
+
+
+# ---- FLOP counts against hand formulas on tiny configs (2·M·N·K per product) ----------------
+
+
+def _attention_block_flops(batch, length, d, d_ff):
+    """One transformer block: Q, K, V and output projections, QK^T and weights·V (all heads
+    together: 2·B·L·L·d each), and the two feed-forward products."""
+    return 4 * 2 * batch * length * d * d + 2 * 2 * batch * length * length * d + (
+        2 * 2 * batch * length * d * d_ff
+    )
+
+
+def test_flops_of_a_cross_encoder_include_attention():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=16, max_position_embeddings=16, num_labels=1,
+    )
+    model = BertForSequenceClassification(cfg).eval()
+    batch, length = 3, 7
+    ids = torch.randint(1, 50, (batch, length))
+    mask = torch.ones_like(ids)
+    mask[0, 5:] = 0  # padding does not change the products computed
+    counted = count_flops(lambda: model(input_ids=ids, attention_mask=mask))
+    hand = 2 * _attention_block_flops(batch, length, 8, 16)
+    hand += 2 * batch * 8 * 8 + 2 * batch * 8 * 1  # pooler on [CLS] and the output layer
+    assert counted == hand
+
+
+def test_flops_of_gpt_rec_score_only_the_last_position():
+    from llm4rec_utils.generative import GPTRec, GPTRecConfig
+
+    cfg = GPTRecConfig(num_items=40, max_len=5, emb_dim=8, num_layers=2, num_heads=2)
+    model = GPTRec(cfg).eval()
+    hists = [np.array([1, 2, 3]), np.array([4, 5, 6, 7, 8, 9])]
+    counted = count_flops(lambda: model.score(hists))
+    batch, length = 2, cfg.max_len + 1  # BOS + max_len items, left-padded
+    hand = 2 * _attention_block_flops(batch, length, 8, 4 * 8)
+    hand += 2 * batch * 8 * (40 + 2)  # last position only, onto the vocabulary
+    assert counted == hand
+
+
+def test_flops_of_sasrec_score():
+    from llm4rec_utils.sequential import SASRec, SASRecConfig
+
+    cfg = SASRecConfig(num_items=40, max_len=6, emb_dim=8, num_heads=2, num_blocks=2, d_ff=12)
+    model = SASRec(cfg).eval()
+    seq = torch.randint(1, 41, (3, 6))
+    counted = count_flops(lambda: model.score(seq))
+    hand = 2 * _attention_block_flops(3, 6, 8, 12) + 2 * 3 * 8 * 40
+    assert counted == hand
