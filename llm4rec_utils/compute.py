@@ -6,7 +6,8 @@ FLOPs are *counted* by running the forward pass under ``torch.utils.flop_counter
 products. Two kinds of product the counter does not see are added: PyTorch's fused CPU
 attention kernel (``scaled_dot_product_attention`` on CPU, used by Hugging Face's BERT and
 GPT-2), counted here with PyTorch's own attention formula (``QK^T`` and ``weights·V``), and
-sparse products (LightGCN's propagation), which the caller adds by hand. Latency is wall time, median over repeats, after warm-up.
+sparse products (LightGCN's propagation), which the caller adds by hand.
+Latency is wall time, median over repeats, after warm-up.
 """
 
 from __future__ import annotations

@@ -89,7 +89,8 @@ def test_generation_never_repeats_or_shows_seen_items_and_beam_is_at_least_as_li
     model = _random_model(seed=2)
     hists = [np.array([0, 1, 2, 3]), np.array([5])]
     for beams in (1, 4):
-        for hist, gen in zip(hists, generate_items(model, hists, steps=6, num_beams=beams)):
+        generated = generate_items(model, hists, steps=6, num_beams=beams)
+        for hist, gen in zip(hists, generated, strict=True):
             assert len(gen) == 6 and len(set(gen.tolist())) == 6
             assert not set(gen.tolist()) & set(hist.tolist())
             assert gen.min() >= 0 and gen.max() < 30
