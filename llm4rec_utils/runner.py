@@ -125,11 +125,21 @@ def _wait_with_rusage(proc: subprocess.Popen, timeout_s: float | None) -> tuple[
 
 
 def _source_cell_index(executed_path: str, executed_index: int) -> int:
-    """Papermill inserts an injected-parameters cell; give the index in the source notebook."""
+    """The failing cell's index in the source notebook.
+
+    Papermill's index counts its injected-parameters cell; and before it raises, it writes the
+    executed notebook with two more cells (an error banner at the top and an anchor before the
+    failing cell), both tagged ``papermill-error-cell-tag``. Drop those, then drop the injected
+    cells that come before the failing one.
+    """
     try:
         import nbformat
 
-        cells = nbformat.read(executed_path, as_version=4).cells[:executed_index]
+        cells = [
+            c
+            for c in nbformat.read(executed_path, as_version=4).cells
+            if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+        ][:executed_index]
         injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
         return executed_index - injected
     except Exception:  # noqa: BLE001 -- best effort; the executed index is still useful
@@ -198,6 +208,28 @@ def check_kernel(kernel: str) -> None:
         )
 
 
+SEED_MAX = 2**32 - 1  # numpy's seeds and PYTHONHASHSEED both stop here
+
+
+def check_seed(seed) -> int:
+    """Raise ``ValueError`` unless ``seed`` is an integer in [0, 2**32 - 1]."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(
+            f"seed must be an integer from 0 to {SEED_MAX} (numpy and PYTHONHASHSEED accept no "
+            f"other), got {seed!r}"
+        )
+    return seed
+
+
+def _seed_arg(text: str) -> int:
+    try:
+        return check_seed(int(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            str(err) if "seed must" in str(err) else f"seed must be an integer, got {text!r}"
+        ) from None
+
+
 def run_notebooks(
     notebooks: list[Path],
     profile: str = "full",
@@ -209,8 +241,15 @@ def run_notebooks(
     html: bool = True,
     timeout_s: float | None = None,
 ) -> tuple[dict, list[NotebookRun]]:
-    """Run ``notebooks`` in order; return the results dict and one record per notebook."""
+    """Run ``notebooks`` in order; return the results dict and one record per notebook.
+
+    Bad settings (profile, seed, device, kernel) raise before anything is written.
+    """
+    from .repro import get_device
+
     check_profile(profile)
+    check_seed(seed)
+    get_device(device)  # ValueError naming the device and the fix
     check_kernel(kernel)
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -300,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
     parser.add_argument("--profile", default="full", choices=PROFILES)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=_seed_arg, default=42, help=f"0 to {SEED_MAX}")
     parser.add_argument("--data-dir", default=None, help="default: $LLM4REC_DATA_DIR or data/")
     parser.add_argument("--build-dir", default=str(REPO_ROOT / "build"))
     parser.add_argument("--kernel", default=KERNEL_NAME)
@@ -311,16 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     total = time.perf_counter()
-    _, runs = run_notebooks(
-        notebooks,
-        args.profile,
-        args.device,
-        args.seed,
-        args.data_dir,
-        args.build_dir,
-        args.kernel,
-        html=not args.no_html,
-    )
+    try:
+        _, runs = run_notebooks(
+            notebooks,
+            args.profile,
+            args.device,
+            args.seed,
+            args.data_dir,
+            args.build_dir,
+            args.kernel,
+            html=not args.no_html,
+        )
+    except (ValueError, RuntimeError) as err:  # bad settings: one line, nothing written
+        parser.error(str(err))
     failed = [r for r in runs if r.status != "ok"]
     print(
         f"{len(runs) - len(failed)}/{len(runs)} notebooks ok "

@@ -95,7 +95,7 @@ def fake_recbole(monkeypatch, tmp_path):
     monkeypatch.setattr(D, "RECBOLE_FILES", {n: sha(t) for n, t in FILES.items()})
     calls = []
 
-    def fake_pip(dest):
+    def fake_pip(dest, timeout=None):
         calls.append(dest)
         target = Path(dest) / D.RECBOLE_WHEEL
         target.write_bytes(wheel.read_bytes())
@@ -147,7 +147,7 @@ def test_unsafe_archive_paths_are_refused(tmp_path):
 
 
 def test_no_cache_and_no_source_names_what_was_tried_and_the_fix(monkeypatch, tmp_path):
-    def fail_pip(dest):
+    def fail_pip(dest, timeout=None):
         raise OSError("pip download failed (exit 1): no index reachable")
 
     def fail_http(url, dest, timeout=60):
@@ -189,3 +189,44 @@ def test_data_dir_env_override(monkeypatch, tmp_path):
 def test_validation_rejects_wrong_counts(fake_recbole, tmp_path):
     with pytest.raises(D.DataValidationError, match="expected 100000"):
         D.load_movielens_100k(tmp_path / "data")  # the fake files hold 2 ratings
+
+
+def test_corrupt_cache_file_is_named_when_no_source_is_left(monkeypatch, fake_recbole, tmp_path):
+    files = D.fetch_movielens_100k(tmp_path / "data")
+    (files.folder / "ml-100k.inter").write_text(INTER.replace("4", "5"))  # same size
+
+    def fail_pip(dest, timeout=None):
+        raise OSError("pip download failed (exit 1): connection refused")
+
+    monkeypatch.setattr(D, "_pip_download_recbole", fail_pip)
+    with pytest.raises(D.DataUnavailableError) as err:
+        D.fetch_movielens_100k(tmp_path / "data")
+    assert "ml-100k.inter fails its sha256 check" in str(err.value)
+    assert "connection refused" in str(err.value)
+
+
+def test_pip_failure_keeps_the_real_reason():
+    output = """WARNING: Retrying (Retry(total=0)) after connection broken by
+'NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused'
+ERROR: Could not find a version that satisfies the requirement recbole==1.2.1 (from versions: none)
+ERROR: No matching distribution found for recbole==1.2.1"""
+    reason = D.pip_failure_reason(output)
+    assert "Connection refused" in reason and "No matching distribution" in reason
+    assert D.pip_failure_reason("") == "no output"
+
+
+def test_the_whole_fetch_has_a_time_limit(monkeypatch, tmp_path):
+    import time
+
+    def slow_pip(dest, timeout=None):
+        assert timeout is not None and timeout <= 1.0  # the limit reaches pip
+        time.sleep(1.1)
+        raise OSError("pip download gave no answer")
+
+    def never_called(url, dest, timeout=60):
+        raise AssertionError("a source was started after the limit")
+
+    monkeypatch.setattr(D, "_pip_download_recbole", slow_pip)
+    monkeypatch.setattr(D, "_http_download", never_called)
+    with pytest.raises(D.DataUnavailableError, match="limit of 1 s was used up"):
+        D.fetch_movielens_100k(tmp_path / "empty", timeout_s=1.0)

@@ -58,3 +58,49 @@ def test_unknown_profile_and_kernel_are_clear_errors(tmp_path):
         runner.run_notebooks([], profile="fast", build_dir=tmp_path)
     with pytest.raises(RuntimeError, match="kernel 'nope' is not installed"):
         runner.run_notebooks([], profile="smoke", build_dir=tmp_path, kernel="nope")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "-1"], "seed must be an integer from 0 to 4294967295"),
+        (["--seed", str(2**32)], "seed must be an integer from 0 to 4294967295"),
+        (["--seed", "1.5"], "seed must be an integer"),
+        (["--device", "tpu"], "unknown DEVICE 'tpu'"),
+        (["--kernel", "nope"], "kernel 'nope' is not installed"),
+    ],
+)
+def test_cli_refuses_bad_settings_in_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    build = tmp_path / "build"
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["--profile", "smoke", "--build-dir", str(build), *args, "01"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not build.exists()
+
+
+def test_cli_refuses_cuda_without_a_gpu(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    build = tmp_path / "build"
+    with pytest.raises(SystemExit):
+        runner.main(["--profile", "smoke", "--device", "cuda", "--build-dir", str(build), "01"])
+    assert "sees no CUDA GPU" in capsys.readouterr().err and not build.exists()
+
+
+@pytest.mark.notebook
+def test_failing_cell_index_is_the_source_notebooks(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    params = 'PROFILE = "full"\nRESULTS_PATH = ""\nSEED = 0\nDEVICE = "auto"\nDATA_DIR = ""'
+    # source cells: 0 parameters, 1 fails (right after the injected parameters), 2 never runs
+    first = write_nb(src / "01_first.ipynb", params, "raise KeyError('right after')", "x = 1")
+    # source cells: 0 parameters, 1, 2, 3 fails
+    later = write_nb(src / "02_later.ipynb", params, "a = 1", "b = 2", "raise KeyError('later')")
+    _, runs = runner.run_notebooks(
+        [first, later], profile="smoke", build_dir=tmp_path / "build", html=False
+    )
+    assert "cell 1 " in runs[0].error, runs[0].error
+    assert "cell 3 " in runs[1].error, runs[1].error
