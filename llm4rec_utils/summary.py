@@ -1,0 +1,112 @@
+"""Summaries printed by the run: each notebook's headline table and its verdicts on claims.
+
+A notebook's markdown may say what to expect, never what was measured; the numbers and the
+verdicts a reader sees come from these helpers, computed from this run's ``results.json`` and
+variables, so they stay true on another seed, profile or machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pandas as pd
+
+from .results import KEY_EXTRAS, read_results
+
+CLAIMS_DOC = "../docs/claims.md"  # where notebooks link the source articles' claims
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """A number as a reader wants it: ``digits`` significant digits, thousands separators,
+    and millions or billions spelled short (``518 M``) instead of nine-digit integers.
+
+    >>> fmt(0.11194), fmt(12734.2), fmt(518385823), fmt(2.9e-06), fmt(128)
+    ('0.112', '12,700', '518 M', '2.90e-06', '128')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    v = float(value)
+    if v == 0:
+        return "0"
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
+        if abs(v) >= scale:
+            return f"{_round_sig(v / scale, digits):g} {suffix}"
+    if abs(v) >= 10 ** (digits - 1):  # integers and large numbers: round, separate thousands
+        return f"{_round_sig(v, digits):,.0f}"
+    if abs(v) < 1e-4:
+        return f"{v:.{digits - 1}e}"
+    return f"{_round_sig(v, digits):.{max(0, digits - 1 - math.floor(math.log10(abs(v))))}f}"
+
+
+def _round_sig(v: float, digits: int) -> float:
+    return round(v, -int(math.floor(math.log10(abs(v)))) + digits - 1)
+
+
+def fmt_ci(value: float, low: float, high: float) -> str:
+    """``0.744 [0.719, 0.768]``: a value with its 95% interval."""
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
+
+
+def notebook_table(
+    results: dict | str | os.PathLike,
+    notebook: str,
+    metrics: list[str] | None = None,
+    protocols: list[str] | None = None,
+) -> pd.DataFrame:
+    """This notebook's recorded metrics as a (model, protocol) x metric table of formatted
+    strings, in the order they were recorded. ``metrics``/``protocols`` keep only those."""
+    data = results if isinstance(results, dict) else read_results(results)
+    rows = [m for m in data["metrics"] if m["notebook"] == notebook]
+    if metrics is not None:
+        rows = [m for m in rows if m["metric"] in metrics]
+    if protocols is not None:
+        rows = [m for m in rows if m["protocol"] in protocols]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    extras = [k for k in KEY_EXTRAS if k in frame]
+    index = ["model", "protocol", *extras]
+    for k in extras:
+        frame[k] = [("" if v != v else f"{v:g}") for v in frame[k]]  # NaN -> ""
+    table = frame.pivot_table(index=index, columns="metric", values="value", sort=False)
+    cols = [c for c in dict.fromkeys(frame["metric"]) if c in table.columns]
+    return table[cols].map(fmt)
+
+
+def verdict(claim: str, holds: bool | None, evidence: str) -> str:
+    """One line on one claim: whether this run supports it, and the numbers that say so.
+
+    ``holds=None`` means this run cannot tell (e.g. the intervals overlap)."""
+    word = {True: "supported", False: "not supported", None: "undecided"}[holds]
+    return f"[{word}] {claim} — {evidence}"
+
+
+def compare(
+    name_a: str,
+    a: float,
+    name_b: str,
+    b: float,
+    ci_a: tuple[float, float] | None = None,
+    ci_b: tuple[float, float] | None = None,
+    metric: str = "",
+) -> tuple[bool | None, str]:
+    """Is ``a`` higher than ``b``? With intervals, overlapping ones give ``None`` (too close to
+    call). Returns (answer, a sentence whose wording follows the numbers)."""
+    show_a = fmt_ci(a, *ci_a) if ci_a else fmt(a)
+    show_b = fmt_ci(b, *ci_b) if ci_b else fmt(b)
+    m = f" {metric}" if metric else ""
+    if ci_a and ci_b and not (ci_a[0] > ci_b[1] or ci_b[0] > ci_a[1]):
+        word = "higher" if a > b else "lower" if a < b else "equal"
+        text = f"{name_a}{m} {show_a} is {word} than {name_b} {show_b}, but the intervals overlap"
+        return None, text
+    if a > b:
+        return True, f"{name_a}{m} {show_a} is higher than {name_b} {show_b}"
+    if a < b:
+        return False, f"{name_a}{m} {show_a} is lower than {name_b} {show_b}"
+    return False, f"{name_a}{m} {show_a} equals {name_b} {show_b}"
+
+
+def ratio(a: float, b: float) -> str:
+    """``a / b`` as ``×3.4``, or ``–`` when ``b`` is zero."""
+    return "–" if b == 0 else f"×{fmt(a / b)}"
