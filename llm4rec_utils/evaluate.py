@@ -158,6 +158,15 @@ def evaluate_full_ranking(
     return out
 
 
+def validation_ndcg(
+    score_fn: ScoreFn, valid: pd.DataFrame, exclude: Sequence[pd.DataFrame], k: int = 10
+) -> float:
+    """NDCG@k of ``score_fn`` on the validation pairs, full ranking, ``exclude`` masked: the
+    number early stopping and model selection watch."""
+    res = evaluate_full_ranking(score_fn, valid, exclude=exclude, ks=[k], metrics=["ndcg"])
+    return res[f"ndcg@{k}"]
+
+
 def evaluate_sampled(
     score_fn: ScoreFn,
     test: pd.DataFrame,
