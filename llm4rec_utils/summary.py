@@ -29,6 +29,8 @@ def fmt(value: float, digits: int = 3) -> str:
     v = float(value)
     if v == 0:
         return "0"
+    if v.is_integer() and 1 <= abs(v) < 1e6:  # counts: no spurious decimals
+        return f"{_round_sig(v, digits) if abs(v) >= 10**digits else v:,.0f}"
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
         if abs(v) >= scale:
             return f"{_round_sig(v / scale, digits):g} {suffix}"
