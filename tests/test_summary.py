@@ -38,7 +38,7 @@ def test_compare_wording_follows_the_numbers():
     holds, _ = S.compare("A", 0.9, "B", 0.7, (0.85, 0.95), (0.65, 0.75))
     assert holds is True
     assert S.verdict("x beats y", None, "close").startswith("[undecided] x beats y")
-    assert S.ratio(4, 2) == "×2.00" and S.ratio(1, 0) == "–"
+    assert S.ratio(4, 2) == "×2" and S.ratio(1, 0) == "–"
 
 
 def test_notebook_table_reads_this_notebooks_rows(tmp_path):
