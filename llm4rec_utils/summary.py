@@ -21,16 +21,18 @@ def fmt(value: float, digits: int = 3) -> str:
     """A number as a reader wants it: ``digits`` significant digits, thousands separators,
     and millions or billions spelled short (``518 M``) instead of nine-digit integers.
 
-    >>> fmt(0.11194), fmt(12734.2), fmt(518385823), fmt(2.9e-06), fmt(128)
-    ('0.112', '12,700', '518 M', '2.90e-06', '128')
+    Whole numbers below a million (counts) are printed exactly.
+
+    >>> fmt(0.11194), fmt(12734.2), fmt(518385823), fmt(2.9e-06), fmt(1682)
+    ('0.112', '12,700', '518 M', '2.90e-06', '1,682')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     v = float(value)
     if v == 0:
         return "0"
-    if v.is_integer() and 1 <= abs(v) < 1e6:  # counts: no spurious decimals
-        return f"{_round_sig(v, digits) if abs(v) >= 10**digits else v:,.0f}"
+    if v.is_integer() and 1 <= abs(v) < 1e6:  # counts stay exact, without decimals
+        return f"{v:,.0f}"
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
         if abs(v) >= scale:
             return f"{_round_sig(v / scale, digits):g} {suffix}"
