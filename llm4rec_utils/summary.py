@@ -94,12 +94,16 @@ def compare(
     ci_a: tuple[float, float] | None = None,
     ci_b: tuple[float, float] | None = None,
     metric: str = "",
+    min_gap: float = 0.0,
 ) -> tuple[bool | None, str]:
     """Is ``a`` higher than ``b``? With intervals, overlapping ones give ``None`` (too close to
-    call). Returns (answer, a sentence whose wording follows the numbers)."""
+    call); so does a difference smaller than ``min_gap``. Returns (answer, a sentence whose
+    wording follows the numbers)."""
     show_a = fmt_ci(a, *ci_a) if ci_a else fmt(a)
     show_b = fmt_ci(b, *ci_b) if ci_b else fmt(b)
     m = f" {metric}" if metric else ""
+    if abs(a - b) < min_gap:
+        return None, f"{name_a}{m} {show_a} and {name_b} {show_b} differ by less than {fmt(min_gap)}"
     if ci_a and ci_b and not (ci_a[0] > ci_b[1] or ci_b[0] > ci_a[1]):
         word = "higher" if a > b else "lower" if a < b else "equal"
         text = f"{name_a}{m} {show_a} is {word} than {name_b} {show_b}, but the intervals overlap"

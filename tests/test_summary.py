@@ -37,6 +37,8 @@ def test_compare_wording_follows_the_numbers():
     assert holds is None and "overlap" in text and "A AUC 0.750 [0.700, 0.800]" in text
     holds, _ = S.compare("A", 0.9, "B", 0.7, (0.85, 0.95), (0.65, 0.75))
     assert holds is True
+    holds, text = S.compare("A", 0.731, "B", 0.7305, min_gap=0.005)
+    assert holds is None and "differ by less than 0.00500" in text
     assert S.verdict("x beats y", None, "close").startswith("[undecided] x beats y")
     assert S.ratio(4, 2) == "×2" and S.ratio(1, 0) == "–"
 
