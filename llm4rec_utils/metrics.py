@@ -221,3 +221,24 @@ def average_popularity(rec_lists: Iterable[Sequence], item_counts) -> float:
     if items.size == 0:
         raise ValueError("no recommendations given")
     return float(counts[items].mean())
+
+
+def head_items(item_counts, share: float = 0.1) -> np.ndarray:
+    """The most popular ``share`` of the catalogue by training count (at least one item)."""
+    counts = np.asarray(item_counts, dtype=float)
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    n = max(1, int(len(counts) * share))
+    return np.argsort(-counts, kind="stable")[:n]
+
+
+def popularity_bias(rec_lists: Iterable[Sequence], item_counts, share: float = 0.1) -> float:
+    """Share of recommended items that belong to the head (the most popular ``share`` of the
+    catalogue). Compare it with the head's share of the interactions: a recommender that
+    matches the data recommends the head about as often as users use it. ARP
+    (:func:`average_popularity`) measures the same bias on the count scale."""
+    head = set(head_items(item_counts, share).tolist())
+    items = [i for rec in rec_lists for i in rec]
+    if not items:
+        raise ValueError("no recommendations given")
+    return float(np.mean([i in head for i in items]))

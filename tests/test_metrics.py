@@ -114,3 +114,12 @@ def test_beyond_accuracy():
     # p = count / num_users with 8 users: -log2 of (1, 1/2, 1/2, 1/4) -> (0, 1, 1, 2)
     assert M.novelty(lists, counts, 8) == pytest.approx((0 + 1 + 1 + 2) / 4)
     assert M.average_popularity(lists, counts) == pytest.approx((8 + 4 + 4 + 2) / 4)
+
+
+def test_popularity_bias_is_the_share_of_head_items():
+    counts = np.array([50, 40, 5, 3, 1, 1, 0, 0, 0, 0])  # head (10%) = item 0
+    assert M.head_items(counts, 0.2).tolist() == [0, 1]
+    assert M.popularity_bias([[0, 2], [4, 5]], counts) == pytest.approx(0.25)
+    assert M.popularity_bias([[0, 1]], counts, share=0.2) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="share"):
+        M.head_items(counts, 0)
