@@ -93,7 +93,8 @@ class MFConfig:
 
 
 class BiasedMF(nn.Module):
-    """``r̂_ui = μ + b_u + b_i + p_u · q_i`` trained on squared error (seed 002's objective)."""
+    """``r̂_ui = μ + b_u + b_i + p_u · q_i`` trained on squared error (the objective of the
+    *LLM-rec potential and challenges* article)."""
 
     def __init__(self, cfg: MFConfig, global_mean: float):
         super().__init__()

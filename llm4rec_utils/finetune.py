@@ -153,7 +153,7 @@ class FinetuneConfig:
     epochs: int = 1  # passes over the training texts
     batch_size: int = 16  # texts per step
     max_length: int = 128  # tokens; longer prompts lose their oldest history
-    warmup_frac: float = 0.1  # share of steps with a linear warm-up (seed 003's advice)
+    warmup_frac: float = 0.1  # share of steps with a linear warm-up (*LLM4Rec pipeline*'s advice)
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     clip_norm: float = 1.0  # gradient clipping (max global norm)
     eval_every: int = 25  # steps between validation evaluations

@@ -1,5 +1,6 @@
 """Generative recommendation: a GPT-style causal language model whose vocabulary is the item
-catalogue (seed 000's "autoregressive model trained on behaviour"). Built on Hugging Face's
+catalogue (the "autoregressive model trained on behaviour" of the *ChatGPT-rec study*,
+docs/claims.md). Built on Hugging Face's
 ``GPT2LMHeadModel`` from a small ``GPT2Config`` so it trains on a CPU.
 
 Token layout: 0 = padding, 1 = beginning of a user's history (BOS), item index i -> i + 2.

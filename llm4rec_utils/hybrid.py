@@ -1,5 +1,6 @@
 """Item-item graphs from side information (language-model embeddings, the knowledge graph),
-fusion of recommenders, and cold-start helpers (seeds 001 and 002)."""
+fusion of recommenders, and cold-start helpers (the proposals of the *LLM personalisation* and
+*LLM-rec potential and challenges* articles, docs/claims.md)."""
 
 from __future__ import annotations
 

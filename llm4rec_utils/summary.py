@@ -103,7 +103,8 @@ def compare(
     show_b = fmt_ci(b, *ci_b) if ci_b else fmt(b)
     m = f" {metric}" if metric else ""
     if abs(a - b) < min_gap:
-        return None, f"{name_a}{m} {show_a} and {name_b} {show_b} differ by less than {fmt(min_gap)}"
+        gap = fmt(min_gap)
+        return None, f"{name_a}{m} {show_a} and {name_b} {show_b} differ by less than {gap}"
     if ci_a and ci_b and not (ci_a[0] > ci_b[1] or ci_b[0] > ci_a[1]):
         word = "higher" if a > b else "lower" if a < b else "equal"
         text = f"{name_a}{m} {show_a} is {word} than {name_b} {show_b}, but the intervals overlap"
