@@ -28,6 +28,17 @@ SPLIT_COL = "split"
 FEATURE_COLS = ("item_past_mean", "item_past_log_count", "user_hist_mean", "hist_like_share")
 
 
+def shrunk_mean(total, count, mu: float, prior_weight: float = 5.0) -> np.ndarray:
+    """An item's mean rating pulled towards the global mean ``mu``: ``(total + w·mu) /
+    (count + w)``, as if ``w = prior_weight`` ratings of ``mu`` were added. An item without
+    ratings gets ``mu``; one with many ratings keeps about its own mean."""
+    total, count = np.asarray(total, dtype=float), np.asarray(count, dtype=float)
+    denom = count + prior_weight
+    return np.divide(
+        total + prior_weight * mu, denom, out=np.full(np.shape(denom), float(mu)), where=denom > 0
+    )
+
+
 def build_tallrec_samples(
     ratings: pd.DataFrame,
     history_len: int = 10,
@@ -83,10 +94,7 @@ def build_tallrec_samples(
     by_item = ev[item_col]
     past_sum = pd.Series(train_r).groupby(by_item).cumsum().to_numpy() - train_r
     past_cnt = pd.Series(is_train.astype(np.int64)).groupby(by_item).cumsum().to_numpy() - is_train
-    denom = past_cnt + prior_weight
-    item_mean = np.divide(
-        past_sum + prior_weight * mu, denom, out=np.full(len(ev), mu), where=denom > 0
-    )
+    item_mean = shrunk_mean(past_sum, past_cnt, mu, prior_weight)
 
     rows = []
     users = ev[user_col].to_numpy()

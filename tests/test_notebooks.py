@@ -4,6 +4,8 @@ Each notebook must have an entry in FLOORS: a function that asserts its recorded
 sanity floors (a notebook that runs but records nothing, or nonsense, fails here).
 """
 
+import re
+
 import pytest
 
 from llm4rec_utils.results import get_metric
@@ -54,6 +56,11 @@ def floors_03(res):
             assert 0.0 <= full <= sampled <= 1.0, (model, metric)  # sampling inflates
     assert 0.02 < m("popularity", "loo-full", "hr@10") < 0.15
     assert m("sasrec", "loo-full", "train_wall_s") > 0
+    for model in ["sasrec", "sasrec+refit", "sasrec-future3+refit"]:  # plain SASRec, then ablations
+        low, high = m(model, "loo-full", "ndcg@10_ci_low"), m(model, "loo-full", "ndcg@10_ci_high")
+        assert 0.0 <= low <= m(model, "loo-full", "ndcg@10") <= high <= 1.0, model
+    # 44% of users have a tied last second: the validation and test items often share it
+    assert 0.2 < m("loo-split", "loo-time", "test_valid_same_second_share") < 0.7
 
 
 def floors_04(res):
@@ -133,7 +140,7 @@ def floors_05(res):
         "gpt-rec-pretrained-finetuned",
         "gpt-rec-scratch-window",
         "gpt-rec-text",
-        "sasrec",
+        "sasrec-same-budget",  # not 03's "sasrec": another budget and length
         "popularity",
     ]
     for model in models:
@@ -143,6 +150,8 @@ def floors_05(res):
     assert 0.02 < m("popularity", "loo-full", "hr@10") < 0.15
     assert 100_000 < m("gpt-rec", "loo-full", "params") < 10_000_000
     assert m("gpt-rec", "loo-full", "train_wall_s") > 0
+    # generation runs the trained model: its first greedy item is the full ranking's top item
+    assert m("gpt-rec", "generation", "first_item_agrees") == 1.0
 
 
 def floors_07(res):
@@ -186,3 +195,12 @@ def test_notebook_smoke(notebook, smoke_build):
     recorded = [m for m in results["metrics"] if m["notebook"] == notebook.stem]
     assert recorded, f"{notebook.stem} recorded no metrics"
     FLOORS[notebook.stem](results)
+    # the summary is printed by the run: its output holds this run's numbers and verdicts
+    import nbformat
+
+    executed = nbformat.read(smoke_build / notebook.name, as_version=4)
+    summary = [c for c in executed.cells if "summary" in c.metadata.get("tags", [])]
+    assert len(summary) == 1, "one cell tagged 'summary'"
+    text = "".join(o.get("text", "") for o in summary[0].outputs)
+    assert re.search(r"\d\.\d", text), "the summary prints no number"
+    assert re.search(r"\[(supported|not supported|undecided)\]", text), "the summary gives no verdict"

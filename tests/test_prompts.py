@@ -107,3 +107,12 @@ def test_split_tallrec_is_deterministic_and_disjoint():
     assert a["val"]["timestamp"].min() >= a["train"]["timestamp"].max()
     with pytest.raises(ValueError, match="positive"):
         split_tallrec(s, 0, 5, 10)
+
+
+def test_shrunk_mean_by_hand():
+    from llm4rec_utils.prompts import shrunk_mean
+
+    # 2 ratings summing to 10 (mean 5) with 5 pseudo-ratings of 3: (10 + 15) / 7
+    assert shrunk_mean(10.0, 2, 3.0).item() == pytest.approx(25 / 7)
+    assert shrunk_mean([0.0], [0], 3.5).tolist() == [3.5]  # no ratings: the global mean
+    assert shrunk_mean(0.0, 0, 3.0, prior_weight=0.0).item() == 3.0  # no division by zero
