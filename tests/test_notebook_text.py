@@ -10,7 +10,10 @@ import pytest
 from llm4rec_utils.runner import REPO_ROOT, list_notebooks
 
 NOTEBOOKS = list_notebooks()
-METRIC = r"(?:NDCG|HR|AUC|RMSE|MAE|recall|precision|MAP|MRR|coverage|FLOPs?|items/s|throughput|speed-?up)"
+METRIC = (
+    r"(?:NDCG|HR|AUC|RMSE|MAE|recall|precision|MAP|MRR|coverage|FLOPs?|items/s|throughput"
+    r"|speed-?up)"
+)
 NUMBER = r"(?<![\w@.])\d[\d,]*\.\d+|(?<![\w@.])\d+(?:\.\d+)?\s?%"
 # a metric word then a number in the same clause, or a number then a metric word
 MEASURED = re.compile(
