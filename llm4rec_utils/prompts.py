@@ -205,6 +205,22 @@ def tallrec_prompts(
     ]
 
 
+def prompt_maker(items: pd.DataFrame, with_signals: bool = True):
+    """The prompt function notebooks 04 and 08 share: ``make_prompts(frame, signals=...)``.
+
+    The target is named with its year ("Toy Story (1995)"), history items without it (shorter
+    prompts; the year of a watched film says little about the user). ``signals`` adds the
+    sentence of item and user statistics (:data:`FEATURE_COLS`).
+    """
+    titles = movie_titles(items)
+    short_titles = movie_titles(items, with_year=False)
+
+    def make_prompts(frame: pd.DataFrame, signals: bool = with_signals) -> list[str]:
+        return tallrec_prompts(frame, titles, with_signals=signals, hist_titles=short_titles)
+
+    return make_prompts
+
+
 def split_tallrec(
     samples: pd.DataFrame,
     n_train: int,

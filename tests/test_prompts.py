@@ -116,3 +116,16 @@ def test_shrunk_mean_by_hand():
     assert shrunk_mean(10.0, 2, 3.0).item() == pytest.approx(25 / 7)
     assert shrunk_mean([0.0], [0], 3.5).tolist() == [3.5]  # no ratings: the global mean
     assert shrunk_mean(0.0, 0, 3.0, prior_weight=0.0).item() == 3.0  # no division by zero
+
+
+def test_prompt_maker_names_the_target_with_its_year_and_history_without():
+    from llm4rec_utils.prompts import FEATURE_COLS, prompt_maker
+
+    items = pd.DataFrame(
+        {"item_id": [1, 2], "title": ["Toy Story", "Heat"], "year": [1995, 1995]}
+    )
+    stats = {c: [0.5] for c in FEATURE_COLS}
+    frame = pd.DataFrame({"hist_items": [[2]], "hist_ratings": [[5]], "item_id": [1], **stats})
+    plain = prompt_maker(items)(frame, signals=False)[0]
+    assert "Toy Story (1995)" in plain and "Heat (1995)" not in plain and "Heat" in plain
+    assert len(prompt_maker(items)(frame)[0]) > len(plain)  # the statistics sentence
