@@ -7,6 +7,9 @@ PROFILE ?= full
 DEVICE ?= auto
 SEED ?= 42
 NOTEBOOKS ?=
+# A wheel index searched beside PyPI for torch, e.g. a CUDA build on a GPU runner:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_INDEX ?=
 
 # Two torch threads spin-wait on each other on a 2-core machine; passive waiting is ~3x faster.
 # It must be set before torch is imported, so it goes into the environment of everything we start.
@@ -19,7 +22,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name llm4rec --display-name "Python (llm4rec)"
 	touch $@
 
