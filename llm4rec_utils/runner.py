@@ -6,8 +6,9 @@ Usage (``make run`` and ``make test`` wrap it)::
     python -m llm4rec_utils.runner --profile smoke 01 03     # a subset, by number or name
 
 Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML, ``results.json``
-(provenance, per-notebook status, wall time and peak memory, recorded metrics) and
-``RESULTS.md``. Each notebook runs in its own process so its peak memory (kernel included) can be
+(provenance, per-notebook status, wall time and peak memory, recorded metrics), ``RESULTS.md``
+and ``index.html`` (the front page: a row per notebook, the ten slowest cells, leaderboards).
+Each notebook runs in its own process so its peak memory (kernel included) can be
 measured; a failing notebook is reported with its failing cell, the others still run, and the
 exit status is non-zero.
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from .constants import PROFILES
 from .data import resolve_data_dir
+from .report import write_index
 from .repro import check_profile
 from .results import read_results, results_html, results_table, write_results
 
@@ -326,6 +328,7 @@ def run_notebooks(
     report = results_table(results)
     (build_dir / "RESULTS.md").write_text(report, encoding="utf-8")
     (build_dir / "RESULTS.html").write_text(results_html(report), encoding="utf-8")
+    write_index(build_dir, results)
     return results, runs
 
 

@@ -51,6 +51,10 @@ def test_failure_names_notebook_and_cell_and_keeps_other_results(tmp_path):
     assert stored["notebooks"]["01_good"]["peak_rss_mb"] > 20
     assert stored["provenance"]["profile"] == "smoke"
     assert (build / "RESULTS.md").exists() and (build / "01_good.ipynb").exists()
+    index = (build / "index.html").read_text()
+    assert "01_good" in index and "02_bad" in index and "failed" in index
+    assert "The ten slowest cells" in index and "record_metric" in index  # a cell's first line
+    assert (build / "wall_time.png").exists()
 
 
 def test_unknown_profile_and_kernel_are_clear_errors(tmp_path):
