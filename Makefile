@@ -7,6 +7,8 @@ PROFILE ?= full
 DEVICE ?= auto
 SEED ?= 42
 NOTEBOOKS ?=
+# Notebooks run at once by `make run` (each after the notebooks it reads; threads split evenly)
+JOBS ?= 1
 # A wheel index searched beside PyPI for torch, e.g. a CUDA build on a GPU runner:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
 TORCH_INDEX ?=
@@ -36,7 +38,7 @@ test: install lint
 	$(PY) -m pytest -q
 
 run: install data
-	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) $(NOTEBOOKS)
+	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(NOTEBOOKS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -9,6 +9,8 @@ Schema (written by the runner, appended to by notebooks)::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -38,6 +40,20 @@ def read_results(path: str | os.PathLike) -> dict:
     for key, default in empty_results().items():
         data.setdefault(key, default)
     return data
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike):
+    """Hold an exclusive lock on ``results.json`` (through ``results.json.lock``) for a
+    read-modify-write, so notebooks running in parallel never lose each other's rows."""
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_results(path: str | os.PathLike, data: dict) -> None:
@@ -87,11 +103,12 @@ def record_metric(
     }
     if not results_path:
         return row
-    data = read_results(results_path)
-    key = _row_key(row)
-    data["metrics"] = [m for m in data["metrics"] if _row_key(m) != key]
-    data["metrics"].append(row)
-    write_results(results_path, data)
+    with locked(results_path):
+        data = read_results(results_path)
+        key = _row_key(row)
+        data["metrics"] = [m for m in data["metrics"] if _row_key(m) != key]
+        data["metrics"].append(row)
+        write_results(results_path, data)
     return row
 
 

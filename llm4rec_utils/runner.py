@@ -31,7 +31,7 @@ from .constants import PROFILES
 from .data import resolve_data_dir
 from .report import write_index
 from .repro import check_profile
-from .results import read_results, results_html, results_table, write_results
+from .results import locked, read_results, results_html, results_table, write_results
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -210,6 +210,88 @@ def check_kernel(kernel: str) -> None:
         )
 
 
+# Which notebooks read what others recorded: 07's leaderboard reads 01-06; 08 reads the
+# quality of 03, 05 and 06 and the cross-encoder 04 saves. Declared once, by number; with
+# ``--jobs`` a notebook starts only after those of its dependencies that are in the run.
+NOTEBOOK_DEPS = {
+    "07": ["01", "02", "03", "04", "05", "06"],
+    "08": ["03", "04", "05", "06"],
+}
+
+
+def _run_notebook(
+    nb: Path, build_dir: Path, params: dict, kernel: str, env: dict, timeout_s, html: bool
+) -> NotebookRun:
+    """Execute one notebook in a child process; its status, wall time and peak memory."""
+    out = build_dir / nb.name
+    err_file = build_dir / f".{nb.stem}.error"
+    err_file.unlink(missing_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "llm4rec_utils.runner",
+        "--_execute",
+        str(nb),
+        str(out),
+        json.dumps(params),
+        kernel,
+        str(err_file),
+    ]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    code, peak_kb, error = _wait_with_rusage(proc, timeout_s)
+    wall = time.perf_counter() - start
+    ok = code == 0
+    if not ok:
+        error = (
+            (err_file.read_text().strip() if err_file.exists() else "")
+            or error
+            or (f"FAILED {nb.stem}: exit {code}")
+        )
+    err_file.unlink(missing_ok=True)
+    run = NotebookRun(
+        nb.stem, "ok" if ok else "failed", round(wall, 2), round(peak_kb / 1024, 1), error
+    )
+    if out.exists():
+        run.outputs.append(str(out))
+        if html and (h := _export_html(out)):
+            run.outputs.append(str(h))
+    return run
+
+
+def _schedule(notebooks: list[Path], run_one, jobs: int, deps: dict) -> list[NotebookRun]:
+    """Run ``run_one(i, nb)`` for every notebook, ``jobs`` at a time, each after its
+    dependencies among ``notebooks`` (keys and values are notebook numbers or stems)."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    def key(nb: Path) -> str:
+        return nb.stem.split("_")[0]
+
+    present = {key(nb) for nb in notebooks}
+    needs = {
+        nb: {d for d in deps.get(key(nb), deps.get(nb.stem, [])) if d in present}
+        for nb in notebooks
+    }
+    order = {nb: i for i, nb in enumerate(notebooks, 1)}
+    done: dict[Path, NotebookRun] = {}
+    finished: set[str] = set()
+    pending = list(notebooks)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running = {}
+        while pending or running:
+            for nb in [nb for nb in pending if needs[nb] <= finished][: jobs - len(running)]:
+                pending.remove(nb)
+                running[pool.submit(run_one, order[nb], nb)] = nb
+            if not running:  # a dependency cycle would otherwise wait forever
+                raise ValueError(f"unsatisfiable notebook dependencies: {needs}")
+            complete, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in complete:
+                nb = running.pop(future)
+                done[nb] = future.result()
+                finished.add(key(nb))
+    return [done[nb] for nb in notebooks]
+
+
 SEED_MAX = 2**32 - 1  # numpy's seeds and PYTHONHASHSEED both stop here
 
 
@@ -242,11 +324,18 @@ def run_notebooks(
     kernel: str = KERNEL_NAME,
     html: bool = True,
     timeout_s: float | None = None,
+    jobs: int = 1,
+    deps: dict[str, list[str]] | None = None,
 ) -> tuple[dict, list[NotebookRun]]:
-    """Run ``notebooks`` in order; return the results dict and one record per notebook.
+    """Run ``notebooks``; return the results dict and one record per notebook (in input order).
 
-    Bad settings (profile, seed, device, kernel) raise before anything is written.
+    With ``jobs > 1``, up to ``jobs`` notebooks run at once, each after the notebooks it reads
+    (``deps``, default :data:`NOTEBOOK_DEPS`), with ``cpu_count // jobs`` threads each so the
+    cores are not oversubscribed. Bad settings (profile, seed, device, kernel, jobs) raise
+    before anything is written.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     from .repro import get_device
 
     check_profile(profile)
@@ -275,56 +364,31 @@ def run_notebooks(
         "RESULTS_PATH": str(results_path),
     }
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED=str(seed))
-    runs = []
-    for i, nb in enumerate(notebooks, 1):
-        out = build_dir / nb.name
+    if jobs > 1:  # share the cores: each notebook gets its slice of threads
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+
+    def run_one(i: int, nb: Path) -> NotebookRun:
         print(f"[{i}/{len(notebooks)}] {nb.stem} (profile={profile}) ...", flush=True)
-        err_file = build_dir / f".{nb.stem}.error"
-        err_file.unlink(missing_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "llm4rec_utils.runner",
-            "--_execute",
-            str(nb),
-            str(out),
-            json.dumps(params),
-            kernel,
-            str(err_file),
-        ]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env)
-        code, peak_kb, error = _wait_with_rusage(proc, timeout_s)
-        wall = time.perf_counter() - start
-        ok = code == 0
-        if not ok:
-            error = (
-                (err_file.read_text().strip() if err_file.exists() else "")
-                or error
-                or (f"FAILED {nb.stem}: exit {code}")
-            )
-        err_file.unlink(missing_ok=True)
-        run = NotebookRun(
-            nb.stem, "ok" if ok else "failed", round(wall, 2), round(peak_kb / 1024, 1), error
-        )
-        if out.exists():
-            run.outputs.append(str(out))
-            if html and (h := _export_html(out)):
-                run.outputs.append(str(h))
-        runs.append(run)
-        results = read_results(results_path)
-        results["notebooks"][nb.stem] = {
-            "status": run.status,
-            "wall_s": run.wall_s,
-            "peak_rss_mb": run.peak_rss_mb,
-            **({"error": error} if error else {}),
-        }
-        write_results(results_path, results)
+        run = _run_notebook(nb, build_dir, params, kernel, env, timeout_s, html)
+        with locked(results_path):
+            stored = read_results(results_path)
+            stored["notebooks"][nb.stem] = {
+                "status": run.status,
+                "wall_s": run.wall_s,
+                "peak_rss_mb": run.peak_rss_mb,
+                **({"error": run.error} if run.error else {}),
+            }
+            write_results(results_path, stored)
         print(
-            f"    {run.status} in {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB"
-            + (f"  <- {error}" if error else ""),
+            f"    {nb.stem}: {run.status} in {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB"
+            + (f"  <- {run.error}" if run.error else ""),
             flush=True,
         )
+        return run
+
+    runs = _schedule(notebooks, run_one, jobs, NOTEBOOK_DEPS if deps is None else deps)
+    results = read_results(results_path)
     report = results_table(results)
     (build_dir / "RESULTS.md").write_text(report, encoding="utf-8")
     (build_dir / "RESULTS.html").write_text(results_html(report), encoding="utf-8")
@@ -347,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", default=str(REPO_ROOT / "build"))
     parser.add_argument("--kernel", default=KERNEL_NAME)
     parser.add_argument("--no-html", action="store_true")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="notebooks run at once (dependencies respected)"
+    )
     args = parser.parse_args(argv)
     try:
         notebooks = select_notebooks(args.notebooks)
@@ -363,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             args.build_dir,
             args.kernel,
             html=not args.no_html,
+            jobs=args.jobs,
         )
     except (ValueError, RuntimeError) as err:  # bad settings: one line, nothing written
         parser.error(str(err))

@@ -108,3 +108,46 @@ def test_failing_cell_index_is_the_source_notebooks(tmp_path):
     )
     assert "cell 1 " in runs[0].error, runs[0].error
     assert "cell 3 " in runs[1].error, runs[1].error
+
+
+@pytest.mark.notebook
+def test_parallel_jobs_keep_every_row_and_respect_dependencies(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    params = 'PROFILE = "full"\nRESULTS_PATH = ""\nSEED = 0\nDEVICE = "auto"\nDATA_DIR = ""'
+    writer = (
+        "import os\n"
+        "from llm4rec_utils.results import record_metric\n"
+        "assert os.environ['OMP_NUM_THREADS'] == str(max(1, (os.cpu_count() or 1) // 2))\n"
+        "for i in range(40):\n"
+        "    record_metric(RESULTS_PATH, NAME, 'm', 'p', f'x{i}', i)"
+    )
+    a = write_nb(src / "01_a.ipynb", params, "NAME = '01_a'\n" + writer)
+    b = write_nb(src / "02_b.ipynb", params, "NAME = '02_b'\n" + writer)
+    # 03_c reads what 01_a recorded: it must start after 01_a has finished
+    c = write_nb(
+        src / "03_c.ipynb",
+        params,
+        "from llm4rec_utils.results import read_results, record_metric\n"
+        "rows = [m for m in read_results(RESULTS_PATH)['metrics'] if m['notebook'] == '01_a']\n"
+        "record_metric(RESULTS_PATH, '03_c', 'm', 'p', 'rows_seen', len(rows))",
+    )
+    results, runs = runner.run_notebooks(
+        [a, b, c], profile="smoke", build_dir=tmp_path / "build", html=False, jobs=2,
+        deps={"03": ["01"]},
+    )
+    assert [r.status for r in runs] == ["ok", "ok", "ok"], [r.error for r in runs]
+    rows = results["metrics"]
+    assert sum(m["notebook"] == "01_a" for m in rows) == 40  # no row lost to a race
+    assert sum(m["notebook"] == "02_b" for m in rows) == 40
+    seen = [m["value"] for m in rows if m["notebook"] == "03_c"]
+    assert seen == [40.0]
+    assert set(results["notebooks"]) == {"01_a", "02_b", "03_c"}
+    with pytest.raises(ValueError, match="jobs"):
+        runner.run_notebooks([a], profile="smoke", build_dir=tmp_path / "b2", jobs=0)
+
+
+def test_declared_dependencies_name_existing_notebooks():
+    numbers = {p.stem.split("_")[0] for p in runner.list_notebooks()}
+    for nb, deps in runner.NOTEBOOK_DEPS.items():
+        assert nb in numbers and set(deps) <= numbers
