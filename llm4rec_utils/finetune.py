@@ -251,14 +251,21 @@ def finetune_text_model(
 # --------------------------------------------------------------------------- decoder path
 
 
-def tiny_gpt2(vocab_size: int, n_layer: int = 2, n_embd: int = 64, n_head: int = 2, seed: int = 0):
+def tiny_gpt2(
+    vocab_size: int,
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_head: int = 2,
+    seed: int = 0,
+    n_positions: int = 256,
+):
     """A randomly initialised GPT-2 built from a config: a *code-path check* of the decoder route
     (it knows no language, so whatever it scores is not a result)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     cfg = GPT2Config(
-        vocab_size=vocab_size, n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=n_head
+        vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head
     )
     return GPT2LMHeadModel(cfg)
 
