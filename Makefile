@@ -7,6 +7,8 @@ PROFILE ?= full
 DEVICE ?= auto
 SEED ?= 42
 NOTEBOOKS ?=
+# More papermill parameters, e.g. PARAMS="DECODER_MODEL=Qwen/Qwen2.5-1.5B-Instruct" (notebook 09)
+PARAMS ?=
 # Notebooks run at once by `make run` (each after the notebooks it reads; threads split evenly)
 JOBS ?= 1
 # A wheel index searched beside PyPI for torch, e.g. a CUDA build on a GPU runner:
@@ -38,7 +40,7 @@ test: install lint
 	$(PY) -m pytest -q
 
 run: install data
-	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(NOTEBOOKS)
+	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -42,7 +42,7 @@ def read_samples(path: str | Path) -> tuple[list[str], list[int]]:
             row = json.loads(line)
             text, label = str(row["text"]), int(row["label"])
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{n}: expected {{\"text\": ..., \"label\": 0|1}}") from err
+            raise ValueError(f'{path}:{n}: expected {{"text": ..., "label": 0|1}}') from err
         if label not in (0, 1):
             raise ValueError(f"{path}:{n}: label must be 0 or 1, got {label}")
         texts.append(text)
@@ -85,8 +85,9 @@ def build_model(decoder_model: str, base_model: str, seed: int, r: int = 8):
     else:
         tok, _ = load_base_model(base_model, kind="encoder")
         lm, targets = tiny_gpt2(len(tok), seed=seed), ["c_attn"]
-    lm = get_peft_model(lm, LoraConfig(task_type=TaskType.CAUSAL_LM, r=r, lora_alpha=2 * r,
-                                       target_modules=targets))
+    lm = get_peft_model(
+        lm, LoraConfig(task_type=TaskType.CAUSAL_LM, r=r, lora_alpha=2 * r, target_modules=targets)
+    )
     return tok, YesNoHead(lm, *answer_token_ids(tok))
 
 
@@ -105,13 +106,27 @@ def train(args: argparse.Namespace) -> dict:
     before = weights_digest(model)
 
     def collate(idx):
-        batch = tok([answer_prompt(texts[i]) for i in idx], padding=True, truncation=True,
-                    max_length=args.max_length, return_tensors="pt")
-        return {"idx": torch.tensor(idx), "labels": torch.tensor([labels[i] for i in idx]).float(),
-                "input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        batch = tok(
+            [answer_prompt(texts[i]) for i in idx],
+            padding=True,
+            truncation=True,
+            max_length=args.max_length,
+            return_tensors="pt",
+        )
+        return {
+            "idx": torch.tensor(idx),
+            "labels": torch.tensor([labels[i] for i in idx]).float(),
+            "input_ids": batch["input_ids"],
+            "attention_mask": batch["attention_mask"],
+        }
 
-    loader = DataLoader(list(range(len(texts))), batch_size=args.batch_size, shuffle=True,
-                        collate_fn=collate, generator=torch.Generator().manual_seed(args.seed))
+    loader = DataLoader(
+        list(range(len(texts))),
+        batch_size=args.batch_size,
+        shuffle=True,
+        collate_fn=collate,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     model, opt, loader = accelerator.prepare(model, opt, loader)
     model.train()
@@ -132,8 +147,12 @@ def train(args: argparse.Namespace) -> dict:
     accelerator.wait_for_everyone()
     inner = accelerator.unwrap_model(model)
     report = {
-        "rank": accelerator.process_index, "world_size": accelerator.num_processes,
-        "steps": step, "seen": seen, "losses": losses, "initial_digest": before,
+        "rank": accelerator.process_index,
+        "world_size": accelerator.num_processes,
+        "steps": step,
+        "seen": seen,
+        "losses": losses,
+        "initial_digest": before,
         "final_digest": weights_digest(inner),
         "global_batch": args.batch_size * accelerator.num_processes * args.grad_accum,
     }
@@ -147,12 +166,16 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", required=True, help="JSON lines of {text, label}")
     p.add_argument("--out", required=True, help="folder for rank<k>.json and the adapter")
-    p.add_argument("--decoder-model", default="",
-                   help="causal LM folder or hub id; empty: a tiny random GPT-2 (code path only)")
+    p.add_argument(
+        "--decoder-model",
+        default="",
+        help="causal LM folder or hub id; empty: a tiny random GPT-2 (code path only)",
+    )
     p.add_argument("--base-model", default="", help="tokenizer for the tiny GPT-2 (MiniLM)")
     p.add_argument("--steps", type=int, default=100, help="optimiser steps")
     p.add_argument("--batch-size", type=int, default=8, help="per process")

@@ -265,7 +265,11 @@ def tiny_gpt2(
 
     torch.manual_seed(seed)
     cfg = GPT2Config(
-        vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
     )
     return GPT2LMHeadModel(cfg)
 

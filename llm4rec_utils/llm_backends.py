@@ -42,27 +42,34 @@ class BiEncoderRanker:
             end, so the oldest titles are the ones cut).
     """
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], name: str = "minilm-biencoder",
-                 recent_first: bool = True, max_history: int = 20, seed: int = 0):
+    def __init__(
+        self,
+        encode: Callable[[list[str]], np.ndarray],
+        name: str = "minilm-biencoder",
+        recent_first: bool = True,
+        max_history: int = 20,
+        seed: int = 0,
+        cache: dict[str, np.ndarray] | None = None,
+    ):
         self.encode, self.name = encode, name
         self.recent_first, self.max_history = recent_first, max_history
         self.rng = np.random.default_rng(seed)
-        self._cache: dict[str, np.ndarray] = {}
+        self.cache = {} if cache is None else cache  # text -> vector; share it between rankers
 
     def history_text(self, history: Sequence[str]) -> str:
-        hist = list(history)[-self.max_history:]
+        hist = list(history)[-self.max_history :]
         return "; ".join(hist[::-1] if self.recent_first else hist)
 
     def warm(self, texts: Sequence[str]) -> None:
         """Encode ``texts`` in batches now (one call per text later would be slow)."""
-        todo = sorted({t for t in texts if t not in self._cache})
+        todo = sorted({t for t in texts if t not in self.cache})
         if todo:
-            self._cache.update(zip(todo, self.encode(todo), strict=True))
+            self.cache.update(zip(todo, self.encode(todo), strict=True))
 
     def scores(self, history: Sequence[str], shown: Sequence[str]) -> np.ndarray:
         h = self.history_text(history)
         self.warm([h, *shown])
-        return np.array([float(self._cache[h] @ self._cache[t]) for t in shown])
+        return np.array([float(self.cache[h] @ self.cache[t]) for t in shown])
 
     def rank(self, history: Sequence[str], shown: Sequence[str]) -> ParsedRanking:
         order = scores_to_order(self.scores(history, shown), self.rng)
@@ -87,9 +94,17 @@ class CausalLMRanker:
     chat model's user sees (answers may be incomplete or name other movies).
     """
 
-    def __init__(self, model, tok, mode: str = "likelihood", name: str = "causal-lm",
-                 device="cpu", max_new_tokens: int = 400, prompt_kwargs: dict | None = None,
-                 seed: int = 0):
+    def __init__(
+        self,
+        model,
+        tok,
+        mode: str = "likelihood",
+        name: str = "causal-lm",
+        device="cpu",
+        max_new_tokens: int = 400,
+        prompt_kwargs: dict | None = None,
+        seed: int = 0,
+    ):
         if mode not in ("likelihood", "generate"):
             raise ValueError(f"mode must be 'likelihood' or 'generate', got {mode!r}")
         self.model, self.tok, self.mode, self.name = model.eval(), tok, mode, name
@@ -97,7 +112,8 @@ class CausalLMRanker:
         self.prompt_kwargs = prompt_kwargs or {}
         self.rng = np.random.default_rng(seed)
         positions = getattr(model.config, "n_positions", None) or getattr(
-            model.config, "max_position_embeddings", 2048)
+            model.config, "max_position_embeddings", 2048
+        )
         self.max_len = int(positions)
 
     def prompt(self, history, shown) -> str:
@@ -121,8 +137,11 @@ class CausalLMRanker:
         for i, s in enumerate(seqs):
             ids[i, : len(s)], mask[i, : len(s)] = torch.tensor(s), 1
         logp = torch.log_softmax(
-            self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-            .logits.float(), -1).cpu()
+            self.model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            ).logits.float(),
+            -1,
+        ).cpu()
         out = np.empty(len(cands))
         for i, c in enumerate(cands):
             pos = torch.arange(len(p) - 1, len(p) - 1 + len(c))  # logits at t predict token t+1
@@ -131,12 +150,17 @@ class CausalLMRanker:
 
     @torch.inference_mode()
     def generate(self, prompt: str) -> str:
-        ids = torch.tensor([self._ids(prompt, self.max_len - self.max_new_tokens)], device=self.device)
-        out = self.model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-            do_sample=False, pad_token_id=self.tok.pad_token_id,
+        ids = torch.tensor(
+            [self._ids(prompt, self.max_len - self.max_new_tokens)], device=self.device
         )
-        return self.tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            pad_token_id=self.tok.pad_token_id,
+        )
+        return self.tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
     def rank(self, history: Sequence[str], shown: Sequence[str]) -> ParsedRanking:
         prompt = self.prompt(history, shown)
@@ -170,11 +194,21 @@ class EndpointClient:
         sleep: the wait function (tests replace it).
     """
 
-    def __init__(self, base_url: str, model: str, *, timeout_s: float = 60.0,
-                 max_retries: int = 3, backoff_s: float = 1.0, budget: int | None = 1000,
-                 cache_dir: str | os.PathLike | None = None, api_key: str | None = None,
-                 temperature: float = 0.0, max_tokens: int = 600,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_s: float = 1.0,
+        budget: int | None = 1000,
+        cache_dir: str | os.PathLike | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 600,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"LLM_ENDPOINT must start with http:// or https://, got {base_url!r}")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -198,16 +232,22 @@ class EndpointClient:
         answer = self._post(prompt)
         if path is not None:  # write-then-rename: an interrupted run never leaves half a file
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=path.parent, delete=False, suffix=".tmp"
+            ) as f:
                 json.dump({"model": self.model, "prompt": prompt, "answer": answer}, f)
             os.replace(f.name, path)
         return answer
 
     def _post(self, prompt: str) -> str:
-        body = json.dumps({
-            "model": self.model, "messages": [{"role": "user", "content": prompt}],
-            "temperature": self.temperature, "max_tokens": self.max_tokens,
-        }).encode()
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [{"role": "user", "content": prompt}],
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+            }
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -216,7 +256,8 @@ class EndpointClient:
             if self.budget is not None and self.requests >= self.budget:
                 raise BudgetExceeded(
                     f"request budget of {self.budget} spent; raise the budget or rerun: "
-                    "answers already received are cached")
+                    "answers already received are cached"
+                )
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             self.requests += 1
@@ -228,8 +269,9 @@ class EndpointClient:
                 last = f"HTTP {err.code} from {self.url}"
                 if err.code == 429 or err.code >= 500:
                     continue
-                raise EndpointError(f"{last}: check the URL, the model name "
-                                    f"{self.model!r} and the API key") from err
+                raise EndpointError(
+                    f"{last}: check the URL, the model name {self.model!r} and the API key"
+                ) from err
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 last = f"no answer from {self.url} within {self.timeout_s} s ({err})"
                 continue
@@ -242,16 +284,66 @@ class EndpointClient:
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise EndpointError(
                 f"malformed response from {self.url} (expected OpenAI chat JSON with "
-                f"choices[0].message.content): {raw[:200]!r}") from err
+                f"choices[0].message.content): {raw[:200]!r}"
+            ) from err
 
 
 class EndpointRanker:
     """:func:`rank_prompt` sent to an :class:`EndpointClient`, the answer parsed back."""
 
-    def __init__(self, client: EndpointClient, name: str | None = None,
-                 prompt_kwargs: dict | None = None):
+    def __init__(
+        self, client: EndpointClient, name: str | None = None, prompt_kwargs: dict | None = None
+    ):
         self.client, self.name = client, name or f"endpoint-{client.model}"
         self.prompt_kwargs = prompt_kwargs or {}
 
     def rank(self, history: Sequence[str], shown: Sequence[str]) -> ParsedRanking:
-        return parse_ranking(self.client.chat(rank_prompt(history, shown, **self.prompt_kwargs)), shown)
+        return parse_ranking(
+            self.client.chat(rank_prompt(history, shown, **self.prompt_kwargs)), shown
+        )
+
+
+class LoopbackChatServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 whose "model" is a
+    Python function ``answer(prompt) -> text``: for exercising :class:`EndpointClient` where no
+    real server exists. Use as a context manager; ``url`` is the base URL to pass on."""
+
+    def __init__(self, answer: Callable[[str], str]):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                text = answer(body["messages"][-1]["content"])
+                reply = {"choices": [{"message": {"role": "assistant", "content": text}}]}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> LoopbackChatServer:
+        import threading
+
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def echo_candidates(prompt: str) -> str:
+    """A scripted "model" that lists the candidates in the order the prompt shows them: a pure
+    position bias, the worst case the protocol's shuffles are there to expose."""
+    lines = prompt.rsplit("no other movies:", 1)[-1].splitlines()
+    return "\n".join(
+        f"{i}. {line[2:]}" for i, line in enumerate((x for x in lines if x.startswith("- ")), 1)
+    )

@@ -74,8 +74,12 @@ def rank_prompt(
         profile: an optional sentence about the user, written before the history.
         examples: few-shot demonstrations, each (history, candidates, answer titles in order).
     """
-    parts = [_one_prompt(h, c, recent_first, max_history, None) + "\nAnswer:\n" + "\n".join(
-        f"{i}. {t}" for i, t in enumerate(a, 1)) for h, c, a in examples]
+    parts = [
+        _one_prompt(h, c, recent_first, max_history, None)
+        + "\nAnswer:\n"
+        + "\n".join(f"{i}. {t}" for i, t in enumerate(a, 1))
+        for h, c, a in examples
+    ]
     parts.append(_one_prompt(history, candidates, recent_first, max_history, profile) + "\nAnswer:")
     return "\n\n".join(parts)
 
@@ -88,9 +92,11 @@ def _one_prompt(history, candidates, recent_first, max_history, profile) -> str:
     lines = [profile] if profile else []
     lines.append(f"I watched these movies ({order}):")
     lines += [f"- {t}" for t in hist]
-    lines.append(f"Rank these {len(candidates)} candidate movies by how likely I am to watch "
-                 "each one next, most likely first. Answer with the titles only, one per line, "
-                 "each candidate exactly once, and no other movies:")
+    lines.append(
+        f"Rank these {len(candidates)} candidate movies by how likely I am to watch "
+        "each one next, most likely first. Answer with the titles only, one per line, "
+        "each candidate exactly once, and no other movies:"
+    )
     lines += [f"- {t}" for t in candidates]
     return "\n".join(lines)
 
@@ -152,7 +158,9 @@ def parse_ranking(answer: str, candidates: Sequence[str], cutoff: float = 0.85) 
     return ParsedRanking(order=order, unknown=unknown, duplicates=dup, n_candidates=len(names))
 
 
-def rank_of_truth(order: Sequence[int], n_candidates: int, truth: int, rng: np.random.Generator) -> int:
+def rank_of_truth(
+    order: Sequence[int], n_candidates: int, truth: int, rng: np.random.Generator
+) -> int:
     """1-based rank of candidate ``truth`` in a possibly partial ``order``; candidates the answer
     left out share the remaining places in random order (so omitting never helps)."""
     if truth in order:
@@ -204,8 +212,11 @@ def run_rerank(
         perm = rng.permutation(m) if shuffle else np.arange(m)
         shown = candidates[r, perm]
         answer = rank_fn(r, shown)
-        parsed = answer if isinstance(answer, ParsedRanking) else ParsedRanking(
-            order=list(answer), n_candidates=m)
+        parsed = (
+            answer
+            if isinstance(answer, ParsedRanking)
+            else ParsedRanking(order=list(answer), n_candidates=m)
+        )
         truth = int(np.flatnonzero(perm == 0)[0])
         ranks[r] = rank_of_truth(parsed.order, m, truth, rng)
         valid[r] = parsed.valid

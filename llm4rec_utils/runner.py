@@ -216,6 +216,7 @@ def check_kernel(kernel: str) -> None:
 NOTEBOOK_DEPS = {
     "07": ["01", "02", "03", "04", "05", "06"],
     "08": ["03", "04", "05", "06"],
+    "09": ["03"],
 }
 
 
@@ -305,6 +306,22 @@ def check_seed(seed) -> int:
     return seed
 
 
+RESERVED = {"PROFILE", "DEVICE", "SEED", "DATA_DIR", "RESULTS_PATH"}
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> a dict; the runner's own parameters have their own options."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier() or not name.isupper():
+            raise ValueError(f"--param takes NAME=VALUE with an upper-case name, got {item!r}")
+        if name in RESERVED:
+            raise ValueError(f"set {name} with its own option (--{name.lower().replace('_', '-')})")
+        out[name] = value
+    return out
+
+
 def _seed_arg(text: str) -> int:
     try:
         return check_seed(int(text))
@@ -326,6 +343,7 @@ def run_notebooks(
     timeout_s: float | None = None,
     jobs: int = 1,
     deps: dict[str, list[str]] | None = None,
+    extra_params: dict[str, str] | None = None,
 ) -> tuple[dict, list[NotebookRun]]:
     """Run ``notebooks``; return the results dict and one record per notebook (in input order).
 
@@ -363,6 +381,7 @@ def run_notebooks(
         "DATA_DIR": str(resolve_data_dir(data_dir).resolve()),
         "RESULTS_PATH": str(results_path),
     }
+    params.update(extra_params or {})  # e.g. DECODER_MODEL, LLM_ENDPOINT (notebook 09)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED=str(seed))
     if jobs > 1:  # share the cores: each notebook gets its slice of threads
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
@@ -414,7 +433,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, default=1, help="notebooks run at once (dependencies respected)"
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another papermill parameter, e.g. DECODER_MODEL=Qwen/Qwen2.5-1.5B-Instruct",
+    )
     args = parser.parse_args(argv)
+    try:
+        extra = parse_params(args.param)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         notebooks = select_notebooks(args.notebooks)
     except ValueError as err:
@@ -431,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             args.kernel,
             html=not args.no_html,
             jobs=args.jobs,
+            extra_params=extra,
         )
     except (ValueError, RuntimeError) as err:  # bad settings: one line, nothing written
         parser.error(str(err))

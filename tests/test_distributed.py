@@ -14,7 +14,9 @@ from llm4rec_utils.distributed import parse_args, read_samples, write_samples
 
 
 def samples(n=40):
-    texts = [f"User liked movie {i} and movie {i + 1}. Will they like movie {i + 2}?" for i in range(n)]
+    texts = [
+        f"User liked movie {i} and movie {i + 1}. Will they like movie {i + 2}?" for i in range(n)
+    ]
     return texts, [i % 2 for i in range(n)]
 
 
@@ -40,12 +42,29 @@ def free_port():
 LAUNCHERS = {
     # accelerate's --multi_gpu starts N processes; on a machine without a GPU they use gloo
     "accelerate": lambda port: [
-        str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu",
-        "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--dynamo_backend", "no", "--main_process_port", port],
+        str(Path(sys.executable).with_name("accelerate")),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        port,
+    ],
     "torchrun": lambda port: [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_port", port],
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        port,
+    ],
 }
 
 
@@ -54,8 +73,20 @@ def test_two_processes_train_on_different_shards_and_end_identical(tmp_path, lau
     data = write_samples(tmp_path / "train.jsonl", *samples())
     out = tmp_path / "run"
     cmd = LAUNCHERS[launcher](free_port()) + [
-        "-m", "llm4rec_utils.distributed", "--data", str(data), "--out", str(out),
-        "--steps", "3", "--batch-size", "4", "--max-length", "32", "--cpu"]
+        "-m",
+        "llm4rec_utils.distributed",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "32",
+        "--cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -32,7 +32,9 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                outer.bodies.append(
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                )
                 status, body, delay = outer.script.pop(0) if outer.script else (500, b"", 0)
                 time.sleep(delay)
                 try:
@@ -142,7 +144,9 @@ def test_endpoint_budget_stops_requests(server):
 def test_endpoint_rejects_a_url_without_scheme_and_a_dead_port():
     with pytest.raises(ValueError, match="http"):
         EndpointClient("localhost:8000", "m")
-    dead = EndpointClient("http://127.0.0.1:9/v1", "m", max_retries=1, timeout_s=1, sleep=lambda s: None)
+    dead = EndpointClient(
+        "http://127.0.0.1:9/v1", "m", max_retries=1, timeout_s=1, sleep=lambda s: None
+    )
     with pytest.raises(EndpointError, match="server running"):
         dead.chat("hi")
 
@@ -183,8 +187,9 @@ def test_causal_lm_likelihood_scores_each_title_after_the_prompt():
 
 def test_causal_lm_generate_path_parses_whatever_comes_out():
     tok = WordTok()
-    ranker = CausalLMRanker(tiny_gpt2(200, seed=0, n_positions=512), tok, mode="generate",
-                            max_new_tokens=8)
+    ranker = CausalLMRanker(
+        tiny_gpt2(200, seed=0, n_positions=512), tok, mode="generate", max_new_tokens=8
+    )
     p = ranker.rank(["Casino"], TITLES)  # a random model: the answer is noise, parsing copes
     assert p.n_candidates == 4 and len(set(p.order)) == len(p.order)
     with pytest.raises(ValueError, match="mode"):
@@ -204,3 +209,12 @@ def test_bi_encoder_ranks_by_cosine_and_caches_encodings():
     r.rank(["Heat"], ["Heat", "Fargo"])
     assert len(calls) == 1  # every text was already encoded
     assert r.history_text(["A", "B"]) == "B; A"
+
+
+def test_loopback_server_serves_a_python_model_to_the_client():
+    from llm4rec_utils.llm_backends import LoopbackChatServer, echo_candidates
+
+    with LoopbackChatServer(echo_candidates) as srv:
+        ranker = EndpointRanker(EndpointClient(srv.url, "echo"))
+        p = ranker.rank(["Casino", "Heat"], TITLES)
+    assert p.order == [0, 1, 2, 3] and p.valid  # the shown order, history titles not included

@@ -9,9 +9,9 @@ from llm4rec_utils.llmrank import (
     parse_ranking,
     popularity_percentile,
     position_spread,
+    random_floor,
     rank_of_truth,
     rank_prompt,
-    random_floor,
     run_rerank,
     score_ranker,
 )

@@ -169,6 +169,24 @@ def floors_07(res):
     assert m("random-split", "random", "future_leak_share") > 0.5
 
 
+def floors_09(res):
+    def m(model, metric, protocol="rerank-20-zero-shot"):
+        return get_metric(res, "09_prompting_llms", model, protocol, metric)
+
+    assert m("random-order", "hr@1") == 0.05
+    assert m("random-order", "ndcg@10") == pytest.approx(0.2272, abs=1e-4)
+    for model in ["minilm-biencoder", "popularity", "ease", "sasrec"]:
+        low, value, high = (m(model, k) for k in ["ndcg@10_ci_low", "ndcg@10", "ndcg@10_ci_high"])
+        assert 0.0 <= low <= value <= high <= 1.0, model
+        assert m(model, "valid_share") == 1.0  # score-based rankers always give a full order
+        assert m(model, "position_spread") < 0.05  # and ignore the shown order (ties aside)
+    # collaborative rankers clear the random floor even on the smoke profile's 60 users
+    assert m("ease", "ndcg@10") > 0.3 and m("popularity", "ndcg@10") > 0.3
+    # code-path checks (random GPT-2, scripted echo server) are never recorded as results
+    recorded = {r["model"] for r in res["metrics"] if r["notebook"] == "09_prompting_llms"}
+    assert not any(name.startswith(("tiny-random", "scripted")) for name in recorded)
+
+
 FLOORS = {
     "07_evaluation": floors_07,
     "05_generative_recommendation": floors_05,
@@ -178,6 +196,7 @@ FLOORS = {
     "03_attention_math": floors_03,
     "04_llm_finetuning": floors_04,
     "08_compute_and_cost": floors_08,
+    "09_prompting_llms": floors_09,
 }
 
 

@@ -133,7 +133,11 @@ def test_parallel_jobs_keep_every_row_and_respect_dependencies(tmp_path):
         "record_metric(RESULTS_PATH, '03_c', 'm', 'p', 'rows_seen', len(rows))",
     )
     results, runs = runner.run_notebooks(
-        [a, b, c], profile="smoke", build_dir=tmp_path / "build", html=False, jobs=2,
+        [a, b, c],
+        profile="smoke",
+        build_dir=tmp_path / "build",
+        html=False,
+        jobs=2,
         deps={"03": ["01"]},
     )
     assert [r.status for r in runs] == ["ok", "ok", "ok"], [r.error for r in runs]
@@ -151,3 +155,16 @@ def test_declared_dependencies_name_existing_notebooks():
     numbers = {p.stem.split("_")[0] for p in runner.list_notebooks()}
     for nb, deps in runner.NOTEBOOK_DEPS.items():
         assert nb in numbers and set(deps) <= numbers
+
+
+def test_extra_params_parse_and_refuse_the_runner_own():
+    from llm4rec_utils.runner import parse_params
+
+    assert parse_params(["DECODER_MODEL=a/b", "LLM_ENDPOINT=http://x:1/v1?k=v"]) == {
+        "DECODER_MODEL": "a/b",
+        "LLM_ENDPOINT": "http://x:1/v1?k=v",
+    }
+    with pytest.raises(ValueError, match="--seed"):
+        parse_params(["SEED=1"])
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_params(["decoder"])
