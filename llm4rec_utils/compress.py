@@ -29,6 +29,40 @@ def quantize_int8(model: nn.Module) -> nn.Module:
         return quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
 
 
+def prune_linear(model: nn.Module, amount: float, structured: bool = False) -> nn.Module:
+    """A copy of ``model`` with the weights of every hidden ``nn.Linear`` pruned by magnitude
+    (``torch.nn.utils.prune``), made permanent so the copy is a plain model again.
+
+    Unstructured: the ``amount`` share of each layer's weights with the smallest |w| become 0.
+    Structured: the ``amount`` share of each layer's output rows (whole neurons) with the
+    smallest L2 norm become 0. One-output layers (the classification head) are left alone.
+    The zeros are stored as zeros in dense tensors: the model is no smaller and, on a CPU
+    without sparse kernels, no faster, which is what measuring it shows."""
+    from torch.nn.utils import prune
+
+    if not 0.0 <= amount < 1.0:
+        raise ValueError(f"amount is the share of weights to remove, in [0, 1): got {amount}")
+    pruned = copy.deepcopy(model).cpu().eval()
+    for module in pruned.modules():
+        if isinstance(module, nn.Linear) and module.out_features > 1:
+            if structured:
+                prune.ln_structured(module, "weight", amount=amount, n=2, dim=0)
+            else:
+                prune.l1_unstructured(module, "weight", amount=amount)
+            prune.remove(module, "weight")
+    return pruned
+
+
+def linear_sparsity(model: nn.Module) -> float:
+    """Share of zero weights over the hidden ``nn.Linear`` layers :func:`prune_linear` prunes."""
+    zeros = total = 0
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and module.out_features > 1:
+            zeros += int((module.weight == 0).sum())
+            total += module.weight.numel()
+    return zeros / max(total, 1)
+
+
 def serialized_mb(model: nn.Module) -> float:
     """Size of the saved ``state_dict`` in MiB (what a deployment ships)."""
     buf = io.BytesIO()

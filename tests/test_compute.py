@@ -121,3 +121,31 @@ def test_flops_of_sasrec_score():
     counted = count_flops(lambda: model.score(seq))
     hand = 2 * _attention_block_flops(3, 6, 8, 12) + 2 * 3 * 8 * 40
     assert counted == hand
+
+
+def test_prune_linear_unstructured_removes_the_smallest_weights():
+    from llm4rec_utils.compress import linear_sparsity, prune_linear
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    pruned = prune_linear(model, 0.5)
+    w, w0 = pruned[0].weight, model[0].weight
+    assert linear_sparsity(pruned) == 0.5 and linear_sparsity(model) == 0.0  # original untouched
+    assert w0[w == 0].abs().max() <= w0[w != 0].abs().min()  # the zeros were the smallest |w|
+    assert torch.equal(pruned[2].weight, model[2].weight)  # the one-output head is left alone
+    assert not hasattr(pruned[0], "weight_orig")  # made permanent: a plain module again
+    assert pruned(torch.randn(3, 8)).shape == (3, 1)
+
+
+def test_prune_linear_structured_zeroes_whole_rows():
+    from llm4rec_utils.compress import linear_sparsity, prune_linear
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 10), nn.Linear(10, 1))
+    pruned = prune_linear(model, 0.3, structured=True)
+    dead = (pruned[0].weight == 0).all(dim=1)
+    assert int(dead.sum()) == 3 and linear_sparsity(pruned) == pytest.approx(0.3)
+    norms = model[0].weight.norm(dim=1)
+    assert norms[dead].max() <= norms[~dead].min()
+    with pytest.raises(ValueError, match="share"):
+        prune_linear(model, 1.0)

@@ -98,6 +98,13 @@ def floors_08(res):
     def m(model, protocol, metric):
         return get_metric(res, "08_compute_and_cost", model, protocol, metric)
 
+    for kind in ["unstructured", "structured"]:
+        name = f"lm-pruned-{kind}-50"
+        assert m(name, "tallrec-time-prune", "sparsity") == pytest.approx(0.5, abs=0.01)
+        low, value = m(name, "tallrec-time-prune", "auc_ci_low"), m(name, "tallrec-time-prune", "auc")
+        assert 0.0 <= low <= value <= m(name, "tallrec-time-prune", "auc_ci_high") <= 1.0
+        assert m(name, "tallrec-time-prune", "speedup") > 0
+
     for model in ["mf", "lightgcn", "sasrec", "gpt-rec", "lm-full", "lm-int8", "student-mlp"]:
         for metric in ["params", "flops_per_item", "latency_ms_b1", "throughput_b256"]:
             assert m(model, "compute-cpu", metric) > 0, (model, metric)
@@ -118,7 +125,7 @@ def floors_06(res):
         return get_metric(res, "06_user_item_graphs", model, protocol, metric)
 
     assert 0.85 < m("mf", "5-fold", "rmse") < 1.1  # smoke trains 2 epochs; full reaches ~0.91
-    models = ["popularity", "itemknn", "ease", "bpr", "lightgcn", "lm-graph", "fusion", "kg"]
+    models = ["popularity", "itemknn", "ease", "als", "bpr", "lightgcn", "lm-graph", "fusion", "kg"]
     for protocol in ["msr-75-25", "recbole-811"]:
         for model in models:
             assert 0.0 <= m(model, protocol, "ndcg@10") <= 1.0
@@ -129,6 +136,11 @@ def floors_06(res):
     assert m("lm-graph", "cold-items", "hr@10") > m("popularity", "cold-items", "hr@10") + 0.1
     for policy in ["epsilon-greedy", "ucb", "thompson"]:
         assert m(policy, "bandit-replay", "cumulative_reward") > 0
+    # ALS (a closed-form alternation, a few seconds) beats popularity on every profile
+    assert m("als", "msr-75-25", "ndcg@10") > m("popularity", "msr-75-25", "ndcg@10")
+    # the article's cos x rating reads the label: near-perfect AUC, far above the honest scores
+    assert m("lm-cos-times-rating", "msr-75-25-liked", "auc") > 0.9
+    assert m("lm-cos", "msr-75-25-liked", "auc_ci_high") < m("lm-cos-times-rating", "msr-75-25-liked", "auc")
 
 
 def floors_05(res):
