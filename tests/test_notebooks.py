@@ -101,7 +101,8 @@ def floors_08(res):
     for kind in ["unstructured", "structured"]:
         name = f"lm-pruned-{kind}-50"
         assert m(name, "tallrec-time-prune", "sparsity") == pytest.approx(0.5, abs=0.01)
-        low, value, high = (m(name, "tallrec-time-prune", k) for k in ["auc_ci_low", "auc", "auc_ci_high"])
+        keys = ["auc_ci_low", "auc", "auc_ci_high"]
+        low, value, high = (m(name, "tallrec-time-prune", k) for k in keys)
         assert 0.0 <= low <= value <= high <= 1.0
         assert m(name, "tallrec-time-prune", "speedup") > 0
 
