@@ -232,6 +232,13 @@ def candidate_ranks(
     return 1 + (neg > pos[:, None]).sum(1) + rng.integers(0, ties + 1)
 
 
+def ndcg_from_ranks(ranks: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-user NDCG@K with one relevant item at 1-based ``ranks``: ``1 / log2(rank + 1)`` in the
+    top K, else 0."""
+    ranks = np.asarray(ranks)
+    return np.where(ranks <= _check_k(k), 1.0 / np.log2(ranks + 1), 0.0)
+
+
 def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = (10,)) -> dict[str, float]:
     """HR@K, NDCG@K (one relevant item: ``1 / log2(rank + 1)`` when in the top K) and MRR."""
     ranks = np.asarray(ranks)
@@ -240,6 +247,6 @@ def metrics_from_ranks(ranks: np.ndarray, ks: Sequence[int] = (10,)) -> dict[str
         k = _check_k(k)
         hit = ranks <= k
         out[f"hr@{k}"] = float(hit.mean())
-        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean())
+        out[f"ndcg@{k}"] = float(ndcg_from_ranks(ranks, k).mean())
     out["mrr"] = float((1.0 / ranks).mean())
     return out
