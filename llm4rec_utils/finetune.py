@@ -173,8 +173,14 @@ def finetune_text_model(
     seed: int = 0,
     device="cpu",
     progress: bool = True,
+    extra_loss=None,
+    step_hook=None,
 ) -> dict:
-    """Train every parameter with ``requires_grad`` (full fine-tuning, LoRA or IA³ alike).
+    """Train every parameter with ``requires_grad`` (full fine-tuning or any PEFT method alike).
+
+    ``extra_loss(model)`` (a tensor) is added to each step's loss and ``step_hook(step)`` runs
+    after each optimiser step, gradients still in place (AdaLoRA needs both:
+    :func:`llm4rec_utils.adapters.training_hooks`).
 
     Validation (AUC for ``bce``, minus RMSE for ``mse``) runs every ``eval_every`` steps; the
     best state is restored at the end. Returns a history: per-step ``loss`` and ``lr``, ``eval``
@@ -220,6 +226,8 @@ def finetune_text_model(
         batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
         out = model(**batch).logits[:, 0].float()
         loss = loss_fn(out, y[idx].to(out.device))
+        if extra_loss is not None:
+            loss = loss + extra_loss(model)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, cfg.clip_norm)
@@ -228,6 +236,8 @@ def finetune_text_model(
         if sched is not None:
             sched.step()
         step += 1
+        if step_hook is not None:
+            step_hook(step)
         seen += len(idx)
         hist["loss"].append(loss.item())
         bar.update(1)

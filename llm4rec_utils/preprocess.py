@@ -142,6 +142,23 @@ def item_text(
     return items.apply(one, axis=1)
 
 
+def demographics_text(users: pd.DataFrame, *, user_col: str = USER_COL) -> pd.Series:
+    """Age, gender and occupation as words, indexed by user ID: ``"a 24-year-old male
+    technician"``. These fields are fixed at sign-up, so they leak nothing about later ratings."""
+    gender_word = {"M": "male", "F": "female"}
+    missing = {user_col, AGE_COL, GENDER_COL, OCCUPATION_COL} - set(users.columns)
+    if missing:
+        raise ValueError(f"users table lacks {sorted(missing)}: pass MovieLens' u.user table")
+    return pd.Series(
+        {
+            getattr(row, user_col): f"a {getattr(row, AGE_COL)}-year-old "
+            f"{gender_word.get(getattr(row, GENDER_COL), 'person')} {getattr(row, OCCUPATION_COL)}"
+            for row in users.itertuples(index=False)
+        },
+        name="demographics",
+    )
+
+
 def user_profile_text(
     users: pd.DataFrame,
     ratings: pd.DataFrame,
@@ -167,15 +184,10 @@ def user_profile_text(
     liked = ratings[ratings[rating_col] >= like_threshold]
     liked = liked.sort_values([user_col, timestamp_col, item_col])
     recent = liked.groupby(user_col)[item_col].apply(lambda s: list(s.iloc[-n_recent:][::-1]))
-    gender_word = {"M": "male", "F": "female"}
+    who = demographics_text(users, user_col=user_col)
     out = {}
-    for row in users.itertuples(index=False):
-        uid = getattr(row, user_col)
-        who = (
-            f"A {getattr(row, AGE_COL)}-year-old "
-            f"{gender_word.get(getattr(row, GENDER_COL), 'person')} {getattr(row, OCCUPATION_COL)}"
-        )
+    for uid, text in who.items():
         liked_titles = [str(titles[i]) for i in recent.get(uid, [])]
         tail = f" who recently liked: {', '.join(liked_titles)}." if liked_titles else "."
-        out[uid] = who + tail
+        out[uid] = text[0].upper() + text[1:] + tail
     return pd.Series(out, name="profile_text")

@@ -21,6 +21,7 @@ from .constants import (
     USER_COL,
     YEAR_COL,
 )
+from .preprocess import demographics_text
 
 HIST_ITEMS_COL = "hist_items"
 HIST_RATINGS_COL = "hist_ratings"
@@ -149,6 +150,7 @@ def tallrec_prompt(
     signals: dict[str, float] | None = None,
     hist_titles: dict[int, str] | None = None,
     question: str = "Will the user like {title}?",
+    profile: str | None = None,
 ) -> str:
     """TALLRec's instruction input as one text; ``question`` names the target (``{title}``).
 
@@ -157,6 +159,9 @@ def tallrec_prompt(
 
     ``signals`` (optional) adds the statistics the feature baseline uses, written as words and
     numbers, so a language model can read what logistic regression sees.
+
+    ``profile`` (optional, e.g. "a 24-year-old male technician") ends the text as "The user is
+    ...": last, so that left truncation of a long prompt cuts old history, never the profile.
     """
     names = titles if hist_titles is None else hist_titles
     pairs = list(zip(hist_items, hist_ratings, strict=True))
@@ -173,6 +178,8 @@ def tallrec_prompt(
             f" from {int(round(np.expm1(signals['item_past_log_count'])))} ratings;"
             f" user average {signals['user_hist_mean']:.1f}."
         )
+    if profile:
+        text += f" The user is {profile}."
     return text
 
 
@@ -183,11 +190,20 @@ def tallrec_prompts(
     with_signals: bool = False,
     hist_titles: dict[int, str] | None = None,
     question: str = "Will the user like {title}?",
+    profiles: dict | pd.Series | None = None,
     *,
     item_col: str = ITEM_COL,
+    user_col: str = USER_COL,
 ) -> list[str]:
-    """:func:`tallrec_prompt` for every row of ``samples``."""
+    """:func:`tallrec_prompt` for every row of ``samples``; ``profiles`` maps user ID to the
+    profile text (every user of ``samples`` needs one)."""
     feats = samples[list(FEATURE_COLS)].to_dict("records") if with_signals else None
+    who = None
+    if profiles is not None:
+        missing = set(samples[user_col]) - set(profiles.keys())
+        if missing:
+            raise ValueError(f"{len(missing)} users have no profile text, e.g. {min(missing)}")
+        who = [profiles[u] for u in samples[user_col]]
     return [
         tallrec_prompt(
             h,
@@ -198,6 +214,7 @@ def tallrec_prompts(
             feats[k] if with_signals else None,
             hist_titles,
             question,
+            who[k] if who is not None else None,
         )
         for k, (h, r, t) in enumerate(
             zip(samples[HIST_ITEMS_COL], samples[HIST_RATINGS_COL], samples[item_col], strict=True)
@@ -205,8 +222,10 @@ def tallrec_prompts(
     ]
 
 
-def prompt_maker(items: pd.DataFrame, with_signals: bool = True):
-    """The prompt function notebooks 04 and 08 share: ``make_prompts(frame, signals=...)``.
+def prompt_maker(items: pd.DataFrame, with_signals: bool = True, users: pd.DataFrame | None = None):
+    """The prompt function notebooks 04 and 08 share: ``make_prompts(frame, signals=...,
+    profile=False)``; ``profile=True`` ends each prompt with the user's demographics (needs
+    ``users``, MovieLens' user table).
 
     The target is named with its year ("Toy Story (1995)"), history items without it (shorter
     prompts; the year of a watched film says little about the user). ``signals`` adds the
@@ -215,8 +234,20 @@ def prompt_maker(items: pd.DataFrame, with_signals: bool = True):
     titles = movie_titles(items)
     short_titles = movie_titles(items, with_year=False)
 
-    def make_prompts(frame: pd.DataFrame, signals: bool = with_signals) -> list[str]:
-        return tallrec_prompts(frame, titles, with_signals=signals, hist_titles=short_titles)
+    who = demographics_text(users) if users is not None else None
+
+    def make_prompts(
+        frame: pd.DataFrame, signals: bool = with_signals, profile: bool = False
+    ) -> list[str]:
+        if profile and who is None:
+            raise ValueError("profile=True needs the users table: prompt_maker(items, users=...)")
+        return tallrec_prompts(
+            frame,
+            titles,
+            with_signals=signals,
+            hist_titles=short_titles,
+            profiles=who if profile else None,
+        )
 
     return make_prompts
 

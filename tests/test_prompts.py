@@ -121,11 +121,44 @@ def test_shrunk_mean_by_hand():
 def test_prompt_maker_names_the_target_with_its_year_and_history_without():
     from llm4rec_utils.prompts import FEATURE_COLS, prompt_maker
 
-    items = pd.DataFrame(
-        {"item_id": [1, 2], "title": ["Toy Story", "Heat"], "year": [1995, 1995]}
-    )
+    items = pd.DataFrame({"item_id": [1, 2], "title": ["Toy Story", "Heat"], "year": [1995, 1995]})
     stats = {c: [0.5] for c in FEATURE_COLS}
     frame = pd.DataFrame({"hist_items": [[2]], "hist_ratings": [[5]], "item_id": [1], **stats})
     plain = prompt_maker(items)(frame, signals=False)[0]
     assert "Toy Story (1995)" in plain and "Heat (1995)" not in plain and "Heat" in plain
     assert len(prompt_maker(items)(frame)[0]) > len(plain)  # the statistics sentence
+
+
+def test_profile_ends_the_prompt_and_needs_every_user():
+    from llm4rec_utils.prompts import prompt_maker
+
+    items = pd.DataFrame({"item_id": [1, 2], "title": ["Toy Story", "Heat"], "year": [1995, 1995]})
+    users = pd.DataFrame(
+        {
+            "user_id": [7, 8],
+            "age": [24, 53],
+            "gender": ["M", "F"],
+            "occupation": ["technician", "writer"],
+        }
+    )
+    stats = {c: [0.5, 0.5] for c in FEATURE_COLS}
+    frame = pd.DataFrame(
+        {
+            "user_id": [8, 7],
+            "hist_items": [[2], [2]],
+            "hist_ratings": [[5], [1]],
+            "item_id": [1, 1],
+            **stats,
+        }
+    )
+    make = prompt_maker(items, users=users)
+    with_profile = make(frame, profile=True)
+    assert with_profile[0].endswith(" The user is a 53-year-old female writer.")
+    assert with_profile[1].endswith(" The user is a 24-year-old male technician.")
+    assert with_profile[0].startswith(make(frame)[0])  # the same prompt, one sentence longer
+    with pytest.raises(ValueError, match="users table"):
+        prompt_maker(items)(frame, profile=True)
+    with pytest.raises(ValueError, match="1 users have no profile"):
+        prompt_maker(items, users=users.head(1))(frame, profile=True)
+    with pytest.raises(ValueError, match="occupation"):
+        prompt_maker(items, users=users.drop(columns="occupation"))

@@ -3,7 +3,12 @@ import pandas as pd
 import pytest
 
 from llm4rec_utils.evaluate import evaluate_full_ranking
-from llm4rec_utils.stats import bootstrap_ci, paired_bootstrap_pvalue
+from llm4rec_utils.stats import (
+    bootstrap_auc_ci,
+    bootstrap_auc_diff_ci,
+    bootstrap_ci,
+    paired_bootstrap_pvalue,
+)
 
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
@@ -31,3 +36,22 @@ def test_per_user_frame_matches_the_average():
         lambda u: scores[u], test, ks=[1], metrics=["hr"], return_per_user=True
     )
     assert per_user["hr@1"].tolist() == [1.0, 0.0] and res["hr@1"] == per_user["hr@1"].mean()
+
+
+def test_paired_auc_difference_sees_what_separate_intervals_cannot():
+    rng = np.random.default_rng(2)
+    users = np.repeat(np.arange(200), 10)
+    y = rng.integers(0, 2, users.size)
+    # a user effect shared by both models makes each AUC noisy; their difference is not
+    shared = rng.normal(0, 1.0, 200)[users]
+    a = y * 0.6 + shared + rng.normal(0, 1, users.size)
+    b = a - y * 0.1  # the same model, slightly worse at separating the classes
+    lo_a, hi_a = bootstrap_auc_ci(y, a, users, n_boot=300)
+    lo_b, hi_b = bootstrap_auc_ci(y, b, users, n_boot=300)
+    assert lo_a < hi_b  # the per-model intervals overlap ...
+    lo, hi = bootstrap_auc_diff_ci(y, a, b, users, n_boot=300)
+    assert 0 < lo < hi  # ... but the paired difference excludes 0
+    lo0, hi0 = bootstrap_auc_diff_ci(y, a, a, users, n_boot=50)
+    assert lo0 == hi0 == 0
+    with pytest.raises(ValueError, match="equal-length"):
+        bootstrap_auc_diff_ci(y, a[:-1], b, users)
