@@ -119,8 +119,8 @@ def peft_config(spec: AdapterSpec, total_steps: int = 0):
             **common,
         )
     if spec.method == "adalora":
-        if total_steps < 10:
-            raise ValueError(f"AdaLoRA needs the run's total_steps (>= 10), got {total_steps}")
+        if total_steps < 1:
+            raise ValueError(f"AdaLoRA needs the run's total_steps (>= 1), got {total_steps}")
         return AdaLoraConfig(
             init_r=spec.init_r,
             target_r=spec.r,

@@ -252,6 +252,21 @@ def prompt_maker(items: pd.DataFrame, with_signals: bool = True, users: pd.DataF
     return make_prompts
 
 
+def tallrec_sizes(profile: str) -> dict[str, int]:
+    """The language-model sample counts of the TALLRec task per profile: ``train`` and ``val``
+    (drawn from the training period) and ``test`` (a sample of the test period). Notebooks 02
+    and 04 both call :func:`split_tallrec` with these and the same seed, so their models are
+    scored on the same test samples. (MiniLM trains at about 15-25 samples/s on a 2-core CPU:
+    these counts set 04's time budget.)"""
+    from .repro import by_profile
+
+    return {
+        "train": by_profile(profile, smoke=48, full=2000, gpu=20000),
+        "val": by_profile(profile, smoke=32, full=400, gpu=2000),
+        "test": by_profile(profile, smoke=200, full=2500, gpu=18070),
+    }
+
+
 def split_tallrec(
     samples: pd.DataFrame,
     n_train: int,

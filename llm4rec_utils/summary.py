@@ -102,6 +102,9 @@ def compare(
     show_a = fmt_ci(a, *ci_a) if ci_a else fmt(a)
     show_b = fmt_ci(b, *ci_b) if ci_b else fmt(b)
     m = f" {metric}" if metric else ""
+    if a != a or b != b:  # NaN: one side was not measured in this run (or this results file)
+        missing = name_a if a != a else name_b
+        return None, f"{missing}{m} is not measured in this run, so there is nothing to compare"
     if abs(a - b) < min_gap:
         gap = fmt(min_gap)
         return None, f"{name_a}{m} {show_a} and {name_b} {show_b} differ by less than {gap}"
@@ -119,3 +122,17 @@ def compare(
 def ratio(a: float, b: float) -> str:
     """``a / b`` as ``×3.4``, or ``–`` when ``b`` is zero."""
     return "–" if b == 0 else f"×{fmt(a / b)}"
+
+
+def gain_verdict(gain: float, low: float, high: float, metric: str = "") -> tuple[bool | None, str]:
+    """A paired difference "with minus without" and its interval: ``True`` when the interval
+    lies above 0, ``False`` below it, ``None`` (undecided) when it contains 0 or is missing."""
+    m = f"{metric} " if metric else ""
+    shown = f"{m}gain {gain:+.4f} [{low:+.4f}, {high:+.4f}]"
+    if any(v != v for v in (gain, low, high)):  # NaN: not measured in this run
+        return None, f"{m}gain not measured in this run"
+    if low > 0:
+        return True, f"{shown}: the paired interval lies above 0"
+    if high < 0:
+        return False, f"{shown}: the paired interval lies below 0 (it hurts)"
+    return None, f"{shown}: the paired interval contains 0, too close to call on this test set"

@@ -72,7 +72,7 @@ def floors_04(res):
     assert m("item-mean", "tallrec-time", "auc") > 0.6
     assert m("feature-logreg", "tallrec-time", "auc") > 0.65
     assert m("feature-logreg", "tallrec-last1000", "auc") > 0.75
-    lm_models = ["lm-probe", "lm-full", "lm-lora", "lm-ia3"]
+    lm_models = ["lm-probe", "lm-full", "lm-lora"]
     for model in ["item-mean", "popularity", "feature-logreg", *lm_models]:
         low, value = m(model, "tallrec-time", "auc_ci_low"), m(model, "tallrec-time", "auc")
         assert 0.0 <= low <= value <= m(model, "tallrec-time", "auc_ci_high") <= 1.0, model
@@ -80,9 +80,22 @@ def floors_04(res):
     # in full: pooler (384 x 384 + 384) and output layer (384 + 1)
     assert m("lm-lora", "tallrec-time", "trainable_params") == 6 * 2 * 8 * 768 + 147_840 + 385
     assert m("lm-full", "tallrec-time", "trainable_params") > 22_000_000
-    assert m("lm-ia3", "tallrec-time", "trainable_params") < m(
-        "lm-lora", "tallrec-time", "trainable_params"
-    )
+    # the PEFT family on one budget: each trains the same head (pooler + output layer) and its
+    # adapter by formula; LoRA r=8 and prefix tuning with 16 tokens happen to be the same size
+    head = 147_840 + 385
+    family = {"lm-lora": 73_728, "lm-ia3": 16_128, "lm-adalora": 110_736, "lm-prefix": 73_728}
+    for model in [*family, "lm-full", "lm-full-no-warmup", "lm-full+profile"]:
+        low, value = (
+            m(model, "tallrec-time-bench", "auc_ci_low"),
+            m(model, "tallrec-time-bench", "auc"),
+        )
+        assert 0.0 <= low <= value <= m(model, "tallrec-time-bench", "auc_ci_high") <= 1.0, model
+    for model, adapter in family.items():
+        assert m(model, "tallrec-time-bench", "trainable_params") == adapter + head, model
+    for model in ["lm-full-no-warmup", "lm-full+profile"]:  # paired gains of the two ablations
+        keys = ["auc_gain_ci_low", "auc_gain", "auc_gain_ci_high"]
+        low, gain, high = (m(model, "tallrec-time-bench", k) for k in keys)
+        assert -1.0 < low <= gain <= high < 1.0, model
     for model in lm_models:
         assert m(model, "tallrec-time", "train_wall_s") > 0
     assert 0.0 <= m("lm-lora", "tallrec-time", "auc", shots=16) <= 1.0

@@ -57,3 +57,25 @@ def test_notebook_table_reads_this_notebooks_rows(tmp_path):
     shots = S.notebook_table(path, "04_y")
     assert shots.loc[("lm", "t", "16"), "auc"] == "0.600"
     assert S.notebook_table(path, "99_none").empty
+
+
+def test_gain_verdict_follows_the_paired_interval():
+    from llm4rec_utils.summary import gain_verdict
+
+    assert gain_verdict(0.02, 0.01, 0.03, "AUC")[0] is True
+    holds, text = gain_verdict(-0.02, -0.03, -0.01)
+    assert holds is False and "hurts" in text and "-0.0200" in text
+    assert gain_verdict(0.01, -0.01, 0.03)[0] is None
+    assert gain_verdict(float("nan"), float("nan"), float("nan"))[1].endswith(
+        "not measured in this run"
+    )
+
+
+def test_compare_says_when_a_side_is_missing():
+    holds, text = S.compare(
+        "lm", 0.7, "bilstm", float("nan"), (0.6, 0.8), (float("nan"),) * 2, "AUC"
+    )
+    assert (
+        holds is None
+        and text == "bilstm AUC is not measured in this run, so there is nothing to compare"
+    )
