@@ -44,6 +44,17 @@ def floors_02(res):
     # text-only vectors are weak here but far above a random ranking (NDCG@10 ~ 0.016)
     assert m("tfidf", "ndcg@10") > 0.02 and m("encoder", "ndcg@10") > 0.02
 
+    # the BiLSTM over GloVe on 04's task: LSTM 2 directions x 4 gates x (64 (50 + 64) + 2 x 64),
+    # plus the output layer on mean and max pooled states (4 x 64 + 1); embeddings frozen
+    def t(model, metric):
+        return get_metric(res, "02_word_vectorization", model, "tallrec-time", metric)
+
+    for model in ["bilstm-glove", "bilstm-glove-all"]:
+        assert t(model, "trainable_params") == 2 * 4 * (64 * 114 + 128) + 257
+        assert 0.0 <= t(model, "auc_ci_low") <= t(model, "auc") <= t(model, "auc_ci_high") <= 1.0
+    # even the smoke profile's 3,000 samples teach it more than chance (full: every sample)
+    assert t("bilstm-glove-all", "auc") > 0.55
+
 
 def floors_03(res):
     def m(model, protocol, metric):
