@@ -242,3 +242,15 @@ def popularity_bias(rec_lists: Iterable[Sequence], item_counts, share: float = 0
     if not items:
         raise ValueError("no recommendations given")
     return float(np.mean([i in head for i in items]))
+
+
+def gini(counts) -> float:
+    """Gini coefficient of non-negative counts (e.g. how often each item was shown): 0 when
+    every item gets the same exposure, approaching 1 when one item gets it all."""
+    x = np.sort(np.asarray(counts, dtype=float))
+    if x.size == 0 or (x < 0).any():
+        raise ValueError("gini needs a non-empty array of non-negative counts")
+    if x.sum() == 0:
+        return 0.0
+    n = x.size
+    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
