@@ -19,8 +19,9 @@ from pathlib import Path
 from .data import atomic_write_bytes
 
 REQUIRED_KEYS = ("notebook", "model", "protocol", "metric", "value")
-# extra fields that are part of a row's identity (a few-shot curve records one AUC per ``shots``)
-KEY_EXTRAS = ("shots",)
+# extra fields that are part of a row's identity: a few-shot curve records one AUC per
+# ``shots``, a feedback loop one value per ``round``
+KEY_EXTRAS = ("shots", "round")
 
 
 def _row_key(row: dict) -> tuple:
@@ -80,8 +81,8 @@ def record_metric(
     """Add (or replace) one metric in ``results.json``.
 
     A row is identified by (notebook, model, protocol, metric) and the ``KEY_EXTRAS`` it has
-    (``shots``): recording it again replaces the old value, so re-running a notebook never
-    duplicates rows.
+    (``shots``, ``round``): recording it again replaces the old value, so re-running a notebook
+    never duplicates rows.
 
     Args:
         results_path: the ``RESULTS_PATH`` parameter; ``None`` or ``""`` only returns the row.

@@ -206,6 +206,20 @@ def floors_07(res):
     assert m("popularity", "msr-75-25", "coverage") < m("ease", "msr-75-25", "coverage")
     assert m("random-split", "random", "future_leak_share") > 0.5
 
+    # the feedback loop: every policy recorded at round 1; popularity shows only the head, and
+    # random slots reach far more of the catalogue than EASE alone (any profile)
+    def loop(policy, metric):
+        return get_metric(res, "07_evaluation", policy, "feedback-loop-msr", metric, round=1)
+
+    policies = ["ease (refitted)", "ease (fitted once)", "ease + 2 random slots (refitted)"]
+    for policy in [*policies, "popularity (refitted)"]:
+        for metric in ["precision", "recall_cum", "coverage", "head_share", "exposure_gini"]:
+            assert 0.0 <= loop(policy, metric) <= 1.0, (policy, metric)
+    assert loop("popularity (refitted)", "head_share") == 1.0
+    assert loop(policies[2], "coverage") > 2 * loop(policies[0], "coverage")
+    # round 1 is the same model for "refitted" and "fitted once"
+    assert loop(policies[0], "precision") == loop(policies[1], "precision")
+
 
 def floors_09(res):
     def m(model, metric, protocol="rerank-20-zero-shot"):
