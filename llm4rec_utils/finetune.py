@@ -284,6 +284,23 @@ def tiny_gpt2(
     return GPT2LMHeadModel(cfg)
 
 
+def tiny_bert_classifier(vocab_size: int, seed: int = 0):
+    """A randomly initialised 2-layer BERT (hidden 32) with a one-logit head: a fast stand-in
+    for MiniLM in tests of the fine-tuning and adapter code paths (never a result)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    return BertForSequenceClassification(cfg)
+
+
 def answer_token_ids(tok, yes: str = "Yes", no: str = "No") -> tuple[int, int]:
     """Token ids of the answers (the first sub-token of " Yes"/" No", or lower case if the
     tokenizer lower-cases)."""

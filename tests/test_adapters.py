@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from transformers import AutoTokenizer
 
 from llm4rec_utils.adapters import (
     METHODS,
@@ -14,7 +14,12 @@ from llm4rec_utils.adapters import (
     training_hooks,
 )
 from llm4rec_utils.embeddings import resolve_base_model
-from llm4rec_utils.finetune import FinetuneConfig, count_parameters, finetune_text_model
+from llm4rec_utils.finetune import (
+    FinetuneConfig,
+    count_parameters,
+    finetune_text_model,
+    tiny_bert_classifier,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +28,7 @@ def tok():
 
 
 def tiny_bert(vocab_size, seed=0):
-    torch.manual_seed(seed)
-    cfg = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    return BertForSequenceClassification(cfg)
+    return tiny_bert_classifier(vocab_size, seed)
 
 
 def test_formulas_by_hand():

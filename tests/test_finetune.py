@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+from transformers import AutoTokenizer
 
 from llm4rec_utils.embeddings import resolve_base_model
 from llm4rec_utils.finetune import (
@@ -16,6 +16,7 @@ from llm4rec_utils.finetune import (
     lora_delta,
     lora_param_count,
     predict_texts,
+    tiny_bert_classifier,
     tiny_gpt2,
 )
 from llm4rec_utils.metrics import auc
@@ -29,16 +30,7 @@ def tok():
 
 
 def tiny_bert(vocab_size, seed=0):
-    torch.manual_seed(seed)
-    cfg = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    return BertForSequenceClassification(cfg)
+    return tiny_bert_classifier(vocab_size, seed)
 
 
 def toy_task(n, seed=0):
