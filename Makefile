@@ -20,7 +20,7 @@ TORCH_INDEX ?=
 export OMP_WAIT_POLICY := PASSIVE
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit notebooks-smoke lint run clean data
+.PHONY: install test unit notebooks-smoke lint run clean data student grade
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,16 @@ test: install lint
 
 run: install data
 	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
+
+# Coursework (otter-grader): student editions into build/student/, autograder bundles into
+# build/autograder/; grade a filled-in copy with  make grade NOTEBOOK=07 SUBMISSION=path.ipynb
+student: install
+	$(PY) -m llm4rec_utils.coursework student $(NOTEBOOKS)
+
+GRADE_PROFILE ?= smoke
+grade: install
+	@test -n "$(NOTEBOOK)" -a -n "$(SUBMISSION)" || { echo "usage: make grade NOTEBOOK=07 SUBMISSION=path/to/copy.ipynb"; exit 2; }
+	$(PY) -m llm4rec_utils.coursework grade $(NOTEBOOK) $(SUBMISSION) --profile $(GRADE_PROFILE)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""Coursework from the committed notebooks: student editions, autograder bundles and grading,
+with otter-grader (Berkeley's autograder; its ``otter assign`` notebook format).
+
+A notebook takes part when it starts with otter's ``# ASSIGNMENT CONFIG`` raw cell. Its
+exercises sit after the sections they belong to: a markdown task, the student's code cell with
+the solution between ``# BEGIN SOLUTION`` / ``# END SOLUTION`` comments, then test cells
+(public ones, and hidden ones whose first line is ``# HIDDEN``), all between otter's
+``# BEGIN QUESTION`` ... ``# END QUESTION`` raw cells. The teacher's notebook runs as it is
+(solutions included, the tests are plain asserts), so ``make test`` checks every solution.
+
+Usage::
+
+    python -m llm4rec_utils.coursework student            # build/student/, build/autograder/
+    python -m llm4rec_utils.coursework grade 07 my.ipynb  # executes my.ipynb (smoke) and grades it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .runner import REPO_ROOT, list_notebooks
+
+CONFIG_MARK = "# ASSIGNMENT CONFIG"
+# what a student must never see: otter's solution markers and the hidden-test marker
+SOLUTION_MARKS = ("# BEGIN SOLUTION", "# END SOLUTION", "# HIDDEN")
+
+
+def otter_bin() -> str:
+    """The ``otter`` executable beside this interpreter (the project's virtual environment)."""
+    exe = Path(sys.executable).with_name("otter")
+    if not exe.exists():
+        raise FileNotFoundError(f"{exe} missing: run `make install` (it installs otter-grader)")
+    return str(exe)
+
+
+def is_coursework(path: Path) -> bool:
+    """True when the notebook carries otter's assignment config (its first raw cell)."""
+    nb = nbformat.read(path, as_version=4)
+    return any(c.cell_type == "raw" and c.source.startswith(CONFIG_MARK) for c in nb.cells)
+
+
+def coursework_notebooks() -> list[Path]:
+    return [p for p in list_notebooks() if is_coursework(p)]
+
+
+def find_notebook(name: str) -> Path:
+    """A coursework notebook by stem or number prefix (``"07"``)."""
+    hits = [p for p in coursework_notebooks() if p.stem == name or p.stem.startswith(f"{name}_")]
+    if len(hits) != 1:
+        names = [p.stem for p in coursework_notebooks()]
+        raise ValueError(f"{name!r} names no single coursework notebook; choose one of {names}")
+    return hits[0]
+
+
+def questions(path: Path) -> list[dict]:
+    """Each question's ``name``, ``points`` and whether it has tests (auto-graded)."""
+    nb = nbformat.read(path, as_version=4)
+    out, current = [], None
+    for cell in nb.cells:
+        src = cell.source.strip()
+        if cell.cell_type == "raw" and src.startswith("# BEGIN QUESTION"):
+            fields = dict(line.split(":", 1) for line in src.splitlines()[1:] if ":" in line)
+            current = {k.strip(): v.strip() for k, v in fields.items()}
+            current["tests"] = 0
+            out.append(current)
+        elif cell.cell_type == "raw" and src.startswith("# END QUESTION"):
+            current = None
+        elif current is not None and cell.cell_type == "code" and _in_tests(nb, cell):
+            current["tests"] += 1
+    return out
+
+
+def _in_tests(nb, cell) -> bool:
+    """Is ``cell`` between ``# BEGIN TESTS`` and ``# END TESTS``?"""
+    inside = False
+    for c in nb.cells:
+        if c.cell_type == "raw" and c.source.strip().startswith("# BEGIN TESTS"):
+            inside = True
+        elif c.cell_type == "raw" and c.source.strip().startswith("# END TESTS"):
+            inside = False
+        if c is cell:
+            return inside
+    return False
+
+
+def assign(path: Path, out_dir: Path) -> dict[str, Path]:
+    """``otter assign`` one notebook into ``out_dir``; returns the student notebook, the
+    autograder notebook (solutions and all tests) and the autograder zip."""
+    work = Path(tempfile.mkdtemp(prefix="assign-"))
+    try:
+        subprocess.run(
+            [otter_bin(), "assign", str(path), str(work / "dist")],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=path.parent,
+        )
+        student_dir, grader_dir = out_dir / "student", out_dir / "autograder" / path.stem
+        student_dir.mkdir(parents=True, exist_ok=True)
+        if grader_dir.exists():
+            shutil.rmtree(grader_dir)
+        shutil.copytree(work / "dist" / "autograder", grader_dir)
+        student = student_dir / path.name
+        shutil.copy(work / "dist" / "student" / path.name, student)
+    except subprocess.CalledProcessError as err:
+        raise RuntimeError(f"otter assign failed on {path.name}:\n{err.stderr[-2000:]}") from err
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    zips = sorted(grader_dir.glob("*.zip"))
+    if len(zips) != 1:
+        raise RuntimeError(f"expected one autograder zip in {grader_dir}, found {len(zips)}")
+    stable = grader_dir / "autograder.zip"
+    zips[0].rename(stable)
+    return {"student": student, "autograder": grader_dir / path.name, "zip": stable}
+
+
+def build_student(
+    out_dir: Path = REPO_ROOT / "build", names: list[str] | None = None
+) -> list[dict]:
+    """Student editions into ``out_dir/student`` and autograder bundles into
+    ``out_dir/autograder/<notebook>/`` for every coursework notebook (or those named)."""
+    paths = [find_notebook(n) for n in names] if names else coursework_notebooks()
+    built = []
+    for path in paths:
+        built.append(assign(path, out_dir))
+        leaks = solution_leaks(built[-1]["student"])
+        if leaks:
+            raise RuntimeError(f"{built[-1]['student']} still shows solution text: {leaks[:3]}")
+    return built
+
+
+def solution_leaks(student: Path) -> list[str]:
+    """Lines of a student notebook that carry a solution or hidden-test marker."""
+    text = json.dumps(nbformat.read(student, as_version=4).cells)
+    return [m for m in SOLUTION_MARKS if m in text]
+
+
+def set_parameters(path: Path, **values: str) -> None:
+    """Rewrite ``NAME = ...`` lines of the notebook's parameters cell, e.g. ``PROFILE="smoke"``
+    (grading runs fast on smoke; a teacher may grade on full) or a private ``RESULTS_PATH``."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path.name} needs exactly one cell tagged 'parameters'")
+    for name, value in values.items():
+        pattern = rf"^{name} = .*$"
+        cells[0].source, n = re.subn(pattern, f"{name} = {value!r}", cells[0].source, flags=re.M)
+        if n != 1:
+            raise ValueError(f"{path.name}: no {name} line in the parameters cell")
+    nbformat.write(nb, path)
+
+
+def grade(
+    name: str, submission: Path, profile: str = "smoke", build_dir: Path = REPO_ROOT / "build"
+) -> dict:
+    """Execute a filled-in student notebook and grade it with ``otter run`` against the
+    autograder bundle (public and hidden tests). Returns {question: (score, max)} plus
+    ``"total"``."""
+    path = find_notebook(name)
+    bundle = build_dir / "autograder" / path.stem / "autograder.zip"
+    if not bundle.exists():
+        raise FileNotFoundError(f"{bundle} missing: run `make student` first")
+    submission = Path(submission)
+    if not submission.exists():
+        raise FileNotFoundError(f"no submission at {submission}")
+    with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copy(submission, copy)
+        # results go to a private file: grading never touches the collection's build/results.json
+        set_parameters(copy, PROFILE=profile, RESULTS_PATH=str(Path(tmp) / "results.json"))
+        out = Path(tmp) / "out"
+        out.mkdir()
+        proc = subprocess.run(
+            [otter_bin(), "run", "-a", str(bundle), "-o", str(out), str(copy)],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+        )
+        if proc.returncode != 0 or not (out / "results.json").exists():
+            raise RuntimeError(f"otter run failed on {submission}:\n{proc.stderr[-2000:]}")
+        tests = json.loads((out / "results.json").read_text())["tests"]
+    scores = {
+        t["name"]: (float(t.get("score") or 0.0), float(t["max_score"]))
+        for t in tests
+        if t.get("max_score") is not None
+    }
+    scores["total"] = (sum(s for s, _ in scores.values()), sum(m for _, m in scores.values()))
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.coursework")
+    sub = parser.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("student", help="build student editions and autograder bundles")
+    st.add_argument("notebooks", nargs="*", help="e.g. 07 (default: every coursework notebook)")
+    st.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
+    gr = sub.add_parser("grade", help="execute and grade a filled-in student notebook")
+    gr.add_argument("notebook", help="which notebook it is, e.g. 07")
+    gr.add_argument("submission", type=Path)
+    gr.add_argument("--profile", default="smoke", choices=["smoke", "full", "gpu"])
+    gr.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build")
+    args = parser.parse_args(argv)
+    if args.command == "student":
+        for b in build_student(args.build_dir, args.notebooks or None):
+            print(f"{b['student'].relative_to(args.build_dir)}  |  autograder: {b['zip'].parent}")
+        return 0
+    scores = grade(args.notebook, args.submission, args.profile, args.build_dir)
+    for q, (s, m) in scores.items():
+        print(f"{q:>10}: {s:g} / {m:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
