@@ -106,9 +106,11 @@ def train_skipgram(
     batch_size: int = 4096,
     seed: int = 0,
     progress: bool = True,
+    noise_exponent: float = 0.75,
 ) -> tuple[np.ndarray, dict]:
-    """Train SGNS on index sequences; the noise distribution is unigram^0.75 (word2vec's choice:
-    it samples rare tokens more often than their frequency, frequent ones less).
+    """Train SGNS on index sequences; the noise distribution is unigram^``noise_exponent``
+    (word2vec's 0.75 samples rare tokens more often than their frequency, frequent ones less;
+    1.0 is the plain frequency, 0.0 uniform).
 
     Returns:
         (input vectors (vocab_size, emb_dim), history with losses and wall seconds)
@@ -117,7 +119,7 @@ def train_skipgram(
     torch.manual_seed(seed)
     centers, contexts = (torch.from_numpy(a) for a in skipgram_pairs(seqs, window))
     counts = np.bincount(np.concatenate(seqs), minlength=vocab_size).astype(np.float64)
-    noise = torch.from_numpy(counts**0.75 / (counts**0.75).sum())
+    noise = torch.from_numpy(counts**noise_exponent / (counts**noise_exponent).sum())
     model = SkipGramNS(vocab_size, emb_dim)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 

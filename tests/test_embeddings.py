@@ -44,6 +44,24 @@ def test_skipgram_separates_two_communities():
     assert all(i < 5 for i in nb), nb
 
 
+def test_skipgram_noise_exponent_changes_the_negatives(monkeypatch):
+    seen = []
+    real = E.torch.multinomial
+
+    def spy(probs, *args, **kwargs):
+        seen.append(probs.clone())
+        return real(probs, *args, **kwargs)
+
+    monkeypatch.setattr(E.torch, "multinomial", spy)
+    seqs = [np.array([0, 0, 0, 0, 1, 2])] * 4  # token 0 is four times as frequent as 1 or 2
+    for exponent in (1.0, 0.0):
+        E.train_skipgram(
+            seqs, 3, emb_dim=4, window=1, epochs=1, progress=False, noise_exponent=exponent
+        )
+    assert np.allclose(seen[0].numpy(), [4 / 6, 1 / 6, 1 / 6])  # unigram frequency
+    assert np.allclose(seen[-1].numpy(), [1 / 3, 1 / 3, 1 / 3])  # uniform
+
+
 def test_cooccurrence_weights_by_distance():
     m = E.cooccurrence_matrix([np.array([0, 1, 2])], 3, window=2).toarray()
     assert m[0, 1] == 1.0 and m[1, 0] == 1.0 and m[0, 2] == 0.5 and m[1, 2] == 1.0
