@@ -20,7 +20,7 @@ TORCH_INDEX ?=
 export OMP_WAIT_POLICY := PASSIVE
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit notebooks-smoke lint run clean data student grade
+.PHONY: install test unit notebooks-smoke lint run clean data student grade pair
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,10 @@ test: install lint
 
 run: install data
 	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
+
+# The py:percent twins of the notebooks (notebooks_py/), rewritten from the notebooks
+pair: install
+	$(PY) -m llm4rec_utils.pairing
 
 # Coursework (otter-grader): student editions into build/student/, autograder bundles into
 # build/autograder/; grade a filled-in copy with  make grade NOTEBOOK=07 SUBMISSION=path.ipynb

@@ -1,0 +1,409 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (llm4rec)
+#     language: python
+#     name: llm4rec
+# ---
+
+# %% [markdown]
+# # 05 · Generative recommendation: a GPT-style language model over item tokens
+#
+# **Promise:** you will treat viewing histories as sentences and train a GPT-2 from scratch on
+# them, then use it as a recommender two ways (score every next item; generate the next few),
+# and measure it against SASRec and popularity under the protocols of notebook 03. You will also
+# try the *LLM4Rec pipeline* article's "pre-train, then fine-tune" recipe (the source articles
+# and their claims: [docs/claims.md](../docs/claims.md)), a small scaling sweep, and item text
+# injected into the item tokens.
+#
+# **What you will learn**
+# 1. Behaviour as a language: items as tokens, users as sentences, the causal-LM loss.
+# 2. Recommendation as next-token prediction (full ranking) and as generation (greedy, beam).
+# 3. Whether pre-training on older behaviour helps a model fine-tuned on recent behaviour.
+# 4. How quality and cost move with model size on a small data set.
+# 5. What item text adds for rarely seen items.
+
+# %% tags=["parameters"]
+PROFILE = "full"
+DEVICE = "auto"
+SEED = 42
+DATA_DIR = ""
+RESULTS_PATH = "../build/results.json"
+# BASE_MODEL: empty means the offline all-MiniLM-L6-v2; only its tokenizer and word embeddings are used
+BASE_MODEL = ""
+
+# %%
+from functools import partial
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from llm4rec_utils import data, embeddings, preprocess, splits
+from llm4rec_utils.collaborative import popularity_scores
+from llm4rec_utils.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from llm4rec_utils.evaluate import (
+    evaluate_full_ranking,
+    evaluate_sampled,
+    top_k_items,
+    validation_ndcg,
+)
+from llm4rec_utils.generative import (
+    BOS_TOKEN,
+    OFFSET,
+    GPTRec,
+    GPTRecConfig,
+    generate_items,
+    gpt_score_fn,
+    lm_training_windows,
+    train_gpt_rec,
+)
+from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
+from llm4rec_utils.results import record_metric
+from llm4rec_utils.sequential import (
+    SASRec,
+    SASRecConfig,
+    sasrec_score_fn,
+    train_sasrec,
+    user_sequences,
+)
+from llm4rec_utils.stats import bootstrap_ci
+from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+
+check_profile(PROFILE)
+set_seed(SEED)
+device = get_device(DEVICE)
+NOTEBOOK = "05_generative_recommendation"
+record = partial(record_metric, RESULTS_PATH, NOTEBOOK)
+sns.set_theme(style="whitegrid")
+# Training budgets (epochs). The 2-core CPU budget for the whole notebook is 5 minutes, so every
+# model gets the same small budget; a GPU run ("gpu" profile) can afford far more.
+EPOCHS = by_profile(PROFILE, smoke=1, full=15, gpu=100)
+EPOCHS_SMALL = by_profile(PROFILE, smoke=1, full=6, gpu=50)
+EVAL_EVERY = by_profile(PROFILE, smoke=1, full=5)
+MAX_LEN = 50
+print("device:", device)
+
+# %% [markdown]
+# ## 1. Behaviour as a language
+#
+# Each movie is a token; each user's time-ordered history is a sentence that starts with a
+# BOS token. A GPT-2 is trained to predict every next token from the ones before it (the causal
+# language-model loss, cross-entropy over the whole catalogue). We use the leave-one-out split of
+# notebook 03 (same-second ratings in a seeded random order): the last item of each user is the test target, the second last validates.
+
+# %%
+ds = data.load_movielens_100k(DATA_DIR or None)
+interactions = preprocess.to_implicit(ds.ratings, threshold=None)
+encoded, user_map, item_map = preprocess.encode_ids(interactions)
+num_users, num_items = len(user_map), len(item_map)
+loo = splits.leave_one_out_split(encoded, seed=SEED)  # same-second ties in a seeded random order
+train_seqs = user_sequences(loo.train, num_users, seed=SEED)
+train_valid_seqs = user_sequences(pd.concat([loo.train, loo.valid]), num_users, seed=SEED)
+title = ds.items.set_index(ITEM_COL).loc[item_map.to_raw, "title"].astype(str).tolist()
+
+cfg = GPTRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=64, num_layers=2, num_heads=2, dropout=0.2)
+set_seed(SEED)
+gpt = GPTRec(cfg)
+n_params = sum(p.numel() for p in gpt.parameters())
+print(gpt.lm.config)
+print(f"GPT-rec parameters: {n_params:,} (of which item embeddings {gpt.lm.transformer.wte.weight.numel():,})")
+
+# %%
+ids, mask = lm_training_windows(train_seqs[:2], MAX_LEN)
+print(f"training batch: ids {tuple(ids.shape)}, attention mask {tuple(mask.shape)}")
+
+
+def decode(tokens):
+    return ["<pad>" if t == 0 else "<bos>" if t == BOS_TOKEN else title[t - OFFSET][:25] for t in tokens]
+
+
+print("first sentence, first 8 tokens:", ids[0, :8].tolist())
+print("as titles:", decode(ids[0, :8].tolist()))
+print("labels are the same tokens shifted by one: position t predicts token t+1")
+
+
+# %% [markdown]
+# ## 2. Train GPT-rec, SASRec and popularity on the same split
+#
+# Both neural models see the same histories, the same maximum length (50), embedding size 64,
+# two blocks, and the same epoch budget; the epoch with the best validation NDCG@10 is kept.
+# GPT-rec uses AdamW with a linear warm-up (the *LLM4Rec pipeline* article's advice) and
+# gradient clipping. One departure from stock GPT-2: item embeddings are multiplied by √64
+# before the learned positions are added (as SASRec and the original Transformer do). With
+# GPT-2's small initialisation the positions otherwise drown the item signal early in
+# training (set `scale_embeddings=False` in `GPTRecConfig` to see it).
+#
+# The SASRec here is recorded as **`sasrec-same-budget`**: GPT-rec's budget and length, not
+# the early-stopped `sasrec` of notebook 03, so the two names never mix in notebook 07's
+# leaderboard.
+
+# %%
+def valid_ndcg(fn_maker):
+    return lambda m: validation_ndcg(fn_maker(m, train_seqs), loo.valid, exclude=[loo.train])
+
+
+gpt_hist = train_gpt_rec(gpt, train_seqs, epochs=EPOCHS, lr=3e-3, warmup_steps=50, device=device, seed=SEED,
+                         eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY)
+set_seed(SEED)
+sasrec = SASRec(SASRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=64, num_blocks=2, dropout=0.2))
+sas_hist = train_sasrec(sasrec, train_seqs, epochs=EPOCHS, lr=3e-3, device=device, seed=SEED,
+                        eval_fn=valid_ndcg(lambda m, s: sasrec_score_fn(m, s, device)), eval_every=EVAL_EVERY, patience=10)
+print(f"GPT-rec: {gpt_hist['wall_s']:.0f} s, best epoch {gpt_hist['best_epoch']}; SASRec: {sas_hist['wall_s']:.0f} s")
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.plot(range(1, len(gpt_hist["loss"]) + 1), gpt_hist["loss"], label="GPT-rec")
+ax.plot(range(1, len(sas_hist["loss"]) + 1), sas_hist["loss"], label="SASRec")
+ax.set(xlabel="epoch", ylabel="training cross-entropy", title="Training loss (same data, same budget)")
+ax.legend()
+plt.show()
+
+# %%
+scorers = {
+    "gpt-rec": gpt_score_fn(gpt, train_valid_seqs),
+    "sasrec-same-budget": sasrec_score_fn(sasrec, train_valid_seqs, device),
+    "popularity": popularity_scores(pd.concat([loo.train, loo.valid]), num_items),
+}
+
+
+def loo_metrics(fn):
+    full = evaluate_full_ranking(fn, loo.test, exclude=[loo.train, loo.valid], ks=[10], metrics=["hr", "ndcg"],
+                                 seed=SEED)
+    sampled = evaluate_sampled(fn, loo.test, [loo.train, loo.valid, loo.test], num_items, 100, ks=[10], seed=SEED)
+    return {"loo-full": full, "loo-sampled-100": sampled}
+
+
+rows = []
+for name, fn in scorers.items():
+    for protocol, res in loo_metrics(fn).items():
+        rows.append({"model": name, "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
+results = pd.DataFrame(rows)
+print(results.pivot(index="model", columns="protocol", values=["hr@10", "ndcg@10"]).round(4).to_string())
+
+# %% [markdown]
+# ## 3. Recommendation as generation
+#
+# Instead of scoring all items, let the model *write* the continuation of a user's sentence.
+# Greedy decoding takes the most likely item at each step; beam search keeps the 5 most likely
+# partial sequences. Items the user has seen, items already generated and the special tokens
+# are never chosen, the post-processing (remove seen, de-duplicate) that the *ChatGPT-rec
+# study* prescribes. The loop is `generative.generate_items`, written over the model's own
+# forward pass: Hugging Face's `generate` would embed the tokens with GPT-2's own lookup and skip
+# the √d scaling, i.e. run a model that was never trained. A check you can always make: the
+# first greedy item must be the top item of the full ranking (seen items masked).
+
+# %%
+user = 0
+history = train_valid_seqs[user]
+greedy = generate_items(gpt, [history], steps=5)[0]
+beam = generate_items(gpt, [history], steps=5, num_beams=5)[0]
+print("last 5 watched:", [title[i] for i in history[-5:]])
+print("greedy next 5:", [title[i] for i in greedy])
+print("beam-5 next 5:", [title[i] for i in beam])
+print("actual next (test) item:", title[int(loo.test.loc[loo.test[USER_COL] == user, ITEM_COL].iloc[0])])
+
+# %%
+check_users = np.arange(by_profile(PROFILE, smoke=20, full=200))
+hists = [train_valid_seqs[u] for u in check_users]
+first_greedy = np.array([g[0] for g in generate_items(gpt, hists, steps=1)])
+top1 = top_k_items(gpt_score_fn(gpt, train_valid_seqs)(check_users), 1, exclude=hists, seed=SEED)[:, 0]
+first_item_agrees = float((first_greedy == top1).mean())
+print(f"first greedy item = top-1 of the full ranking for {first_item_agrees:.0%} of {len(check_users)} users")
+assert first_item_agrees == 1.0
+
+# %% [markdown]
+# ## 4. Pre-train, then fine-tune (the *LLM4Rec pipeline* article's recipe)
+#
+# Cut the *training* interactions at a global time: the earlier 70% are "pre-training" data,
+# the later 30% a "recent window". (a) Pre-train GPT-rec on the early sequences, then fine-tune
+# it on the recent window; (b) train from scratch on the recent window only. Both are evaluated
+# on the same leave-one-out test, reading each user's full history.
+
+# %%
+cut = loo.train[TIMESTAMP_COL].quantile(0.7)
+early = loo.train[loo.train[TIMESTAMP_COL] <= cut]
+late = loo.train[loo.train[TIMESTAMP_COL] > cut]
+early_seqs, late_seqs = user_sequences(early, num_users, seed=SEED), user_sequences(late, num_users, seed=SEED)
+print(f"cut at {pd.to_datetime(cut, unit='s'):%Y-%m-%d}: {len(early):,} early and {len(late):,} late training "
+      f"interactions; {sum(len(s) > 0 for s in late_seqs)} users active in the late window")
+set_seed(SEED)
+pre = GPTRec(cfg)
+pre_hist = train_gpt_rec(pre, early_seqs, epochs=EPOCHS_SMALL, lr=3e-3, device=device, seed=SEED, progress=False)
+ft_hist = train_gpt_rec(pre, late_seqs, epochs=EPOCHS_SMALL, lr=1e-3, warmup_steps=10, device=device, seed=SEED,
+                        eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
+set_seed(SEED)
+scratch = GPTRec(cfg)
+scratch_hist = train_gpt_rec(scratch, late_seqs, epochs=EPOCHS_SMALL, lr=3e-3, device=device, seed=SEED,
+                             eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
+for name, model in [("gpt-rec-pretrained-finetuned", pre), ("gpt-rec-scratch-window", scratch)]:
+    for protocol, res in loo_metrics(gpt_score_fn(model, train_valid_seqs)).items():
+        rows.append({"model": name, "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
+results = pd.DataFrame(rows)
+print(results[results.model.str.contains("window|finetuned")].round(4).to_string(index=False))
+print(f"wall time: pre-train {pre_hist['wall_s']:.0f} s + fine-tune {ft_hist['wall_s']:.0f} s; scratch {scratch_hist['wall_s']:.0f} s")
+
+# %% [markdown]
+# ## 5. A small scaling sweep
+#
+# Three sizes, the same data and epoch budget. On 100,000 interactions the catalogue embedding
+# dominates the parameter count, and more layers mostly add cost.
+
+# %%
+sizes = by_profile(PROFILE, smoke=[(32, 1)], full=[(32, 1), (64, 1), (128, 1)], gpu=[(32, 1), (64, 2), (128, 4)])
+scaling = []
+for emb_dim, layers in sizes:
+    set_seed(SEED)
+    m = GPTRec(GPTRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=emb_dim, num_layers=layers, num_heads=2, dropout=0.2))
+    h = train_gpt_rec(m, train_seqs, epochs=EPOCHS_SMALL, lr=3e-3, device=device, seed=SEED,
+                      eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
+    res = evaluate_full_ranking(gpt_score_fn(m, train_valid_seqs), loo.test, exclude=[loo.train, loo.valid], ks=[10], metrics=["ndcg"])
+    scaling.append({"size": f"d{emb_dim}-l{layers}", "params": sum(p.numel() for p in m.parameters()),
+                    "ndcg@10": res["ndcg@10"], "train_s": h["wall_s"]})
+scaling = pd.DataFrame(scaling)
+fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
+ax[0].plot(scaling["params"], scaling["ndcg@10"], "o-")
+ax[0].set(xscale="log", xlabel="parameters (log)", ylabel="NDCG@10 (loo-full)", title=f"Quality vs size ({EPOCHS_SMALL} epochs)")
+ax[1].plot(scaling["params"], scaling["train_s"], "o-", color="C1")
+ax[1].set(xscale="log", xlabel="parameters (log)", ylabel="training time (s)", title="Cost vs size")
+for a in ax:
+    for _, r in scaling.iterrows():
+        a.annotate(r["size"], (r["params"], r["ndcg@10"] if a is ax[0] else r["train_s"]))
+plt.tight_layout()
+plt.show()
+print(scaling.round(4).to_string(index=False))
+
+# %% [markdown]
+# ## 6. Item text inside the item token
+#
+# Each item's text (title, year, genres) is tokenised with the encoder's tokenizer and its word
+# embeddings are mean-pooled into one vector; a learned projection of it is added to the item's
+# own embedding. A rarely watched film then starts from what its text says. We compare overall
+# and on test users whose target item is rare in training (≤ 20 interactions).
+
+# %%
+from transformers import AutoModel, AutoTokenizer
+
+path = embeddings.resolve_base_model(BASE_MODEL)
+tok = AutoTokenizer.from_pretrained(path)
+word_emb = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
+texts = preprocess.item_text(ds.items.set_index(ITEM_COL).loc[item_map.to_raw].reset_index()).tolist()
+batch = tok(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+text_vecs = embeddings.mean_pool(word_emb[batch["input_ids"]], batch["attention_mask"]).numpy()
+print(f"item text vectors: {text_vecs.shape}; e.g. {tok.convert_ids_to_tokens(batch['input_ids'][0][:8])}")
+set_seed(SEED)
+gpt_text = GPTRec(GPTRecConfig(**{**cfg.__dict__, "text_dim": text_vecs.shape[1]}), text_vecs)
+text_hist = train_gpt_rec(gpt_text, train_seqs, epochs=EPOCHS, lr=3e-3, device=device, seed=SEED,
+                          eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
+for protocol, res in loo_metrics(gpt_score_fn(gpt_text, train_valid_seqs)).items():
+    rows.append({"model": "gpt-rec-text", "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
+results = pd.DataFrame(rows)
+
+counts = np.bincount(loo.train[ITEM_COL], minlength=num_items)
+rare_test = loo.test[counts[loo.test[ITEM_COL].to_numpy()] <= 20]
+rare = {}
+for name, model in [("gpt-rec", gpt), ("gpt-rec-text", gpt_text)]:
+    rare[name] = evaluate_full_ranking(gpt_score_fn(model, train_valid_seqs), rare_test, exclude=[loo.train, loo.valid],
+                                       ks=[10], metrics=["hr", "ndcg"], seed=SEED)
+print(f"{len(rare_test)} test users whose target has <= 20 training interactions:")
+print(pd.DataFrame(rare).T[["hr@10", "ndcg@10"]].round(4).to_string())
+
+# %% [markdown]
+# ## 7. One table, one chart
+
+# %%
+table = results.pivot(index="model", columns="protocol", values="ndcg@10")
+ax = table.sort_values("loo-full").plot.barh(figsize=(9, 4))
+ax.set(xlabel="NDCG@10", title="Leave-one-out by time: full ranking vs 100 sampled negatives")
+plt.show()
+print(results.round(4).to_string(index=False))
+ratio_sas = table.loc["gpt-rec", "loo-full"] / table.loc["sasrec-same-budget", "loo-full"]
+ratio_pop = table.loc["gpt-rec", "loo-full"] / table.loc["popularity", "loo-full"]
+print(f"GPT-rec / SASRec NDCG@10 (loo-full): {ratio_sas:.2f}; GPT-rec / popularity: {ratio_pop:.1f}x")
+
+# %% [markdown]
+# ## 8. Record the numbers
+
+# %%
+for r in results.itertuples():
+    record(r.model, r.protocol, "hr@10", r._3)
+    record(r.model, r.protocol, "ndcg@10", r._4)
+record("gpt-rec", "loo-full", "params", n_params)
+record("gpt-rec", "loo-full", "train_wall_s", gpt_hist["wall_s"], epochs=EPOCHS)
+record("sasrec-same-budget", "loo-full", "train_wall_s", sas_hist["wall_s"], epochs=EPOCHS)
+record("gpt-rec", "generation", "first_item_agrees", first_item_agrees, users=len(check_users))
+for _, r in scaling.iterrows():
+    record(f"gpt-rec-{r['size']}", "loo-full", "ndcg@10", r["ndcg@10"], size=r["size"], params=int(r["params"]),
+           train_s=r["train_s"])
+for name, res in rare.items():
+    record(name, "loo-full-rare-items", "hr@10", res["hr@10"], users=res["users"])
+
+
+# %% [markdown]
+# ## Summary
+#
+# Printed from this run: the recorded numbers, then one line per claim with its verdict
+# (claims of the source articles: [docs/claims.md](../docs/claims.md)).
+
+# %%
+def per_user_ndcg(fn):
+    return evaluate_full_ranking(fn, loo.test, exclude=[loo.train, loo.valid], ks=[10], metrics=["ndcg"],
+                                 return_per_user=True, seed=SEED)[1]["ndcg@10"]
+
+
+models = {"gpt-rec": gpt, "gpt-rec-pretrained-finetuned": pre, "gpt-rec-scratch-window": scratch}
+ndcg = {name: per_user_ndcg(gpt_score_fn(m, train_valid_seqs)) for name, m in models.items()}
+ndcg["sasrec-same-budget"] = per_user_ndcg(scorers["sasrec-same-budget"])
+ndcg["popularity"] = per_user_ndcg(scorers["popularity"])
+ci = {name: bootstrap_ci(v, n_boot=2000, seed=SEED) for name, v in ndcg.items()}
+for name, (lo, hi) in ci.items():
+    record(name, "loo-full", "ndcg@10_ci_low", lo)
+    record(name, "loo-full", "ndcg@10_ci_high", hi)
+
+# %% tags=["summary"]
+print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["hr@10", "ndcg@10"]).to_string(), "\n")
+
+
+def versus(a, b, claim):
+    holds, text = compare(a, ndcg[a].mean(), b, ndcg[b].mean(), ci[a], ci[b], metric="NDCG@10")
+    return verdict(claim, holds, text)
+
+
+by = results.set_index(["model", "protocol"])
+as_well, as_well_text = compare("gpt-rec", ndcg["gpt-rec"].mean(), "sasrec-same-budget", ndcg["sasrec-same-budget"].mean(),
+                                ci["gpt-rec"], ci["sasrec-same-budget"], metric="NDCG@10")
+inflated = all(by.loc[(m, "loo-sampled-100"), "ndcg@10"] > by.loc[(m, "loo-full"), "ndcg@10"] for m in results.model.unique())
+best_size = scaling.loc[scaling["ndcg@10"].idxmax(), "size"]
+print("\n".join([
+    versus("gpt-rec", "popularity", "a GPT trained on behaviour alone is a recommender (ChatGPT-rec study)"),
+    verdict("GPT-rec ranks at least as well as SASRec on the same budget", as_well is not False,
+            as_well_text + (" (a tie within this test's precision)" if as_well is None else "")),
+    versus("gpt-rec-pretrained-finetuned", "gpt-rec-scratch-window", "pre-training on older behaviour helps (LLM4Rec pipeline)"),
+    verdict("the first greedy item is the full ranking's top item", first_item_agrees == 1.0, f"{first_item_agrees:.0%} of users"),
+    verdict("a larger GPT-rec is better at this budget", best_size == scaling["size"].iloc[-1],
+            "best " + best_size + "; " + ", ".join(f"{s} {fmt(v)}" for s, v in zip(scaling["size"], scaling["ndcg@10"], strict=True))),
+    verdict("item text in the token helps rarely seen targets", *compare(
+        "gpt-rec-text", rare["gpt-rec-text"]["hr@10"], "gpt-rec", rare["gpt-rec"]["hr@10"], metric=f"HR@10 on {len(rare_test)} rare-target users")),
+    verdict("100 sampled negatives inflate every model's NDCG@10", inflated, "see the table"),
+]))
+if PROFILE == "full":  # robust directions
+    assert inflated and ndcg["gpt-rec"].mean() > ndcg["popularity"].mean() and first_item_agrees == 1.0
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+# 1. Generate 10 items with beam search for 100 users and compute HR@10 of the generated lists.
+#    How does it compare with the full-ranking HR@10, and why?
+# 2. Add a special token per user-age group at the start of each sentence. Does it help?
+# 3. Train the d128-l2 model for 4× the epochs. Does the scaling curve change shape?
+
+# %% [markdown] tags=["references"]
+# ## References
+# - A. Radford et al. Language Models are Unsupervised Multitask Learners (GPT-2). 2019.
+# - W.-C. Kang and J. McAuley. Self-Attentive Sequential Recommendation. *ICDM* 2018.
+# - S. Geng et al. Recommendation as Language Processing (P5). *RecSys* 2022.
+# - W. Krichene and S. Rendle. On Sampled Metrics for Item Recommendation. *KDD* 2020.

@@ -1,0 +1,760 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (llm4rec)
+#     language: python
+#     name: llm4rec
+# ---
+
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 07_evaluation
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
+# %% [markdown]
+# # 07 · Evaluation: metrics, protocols, uncertainty and the collection's leaderboard
+#
+# **Promise:** you will compute every ranking metric by hand, then see how much the *protocol*,
+# not the model, decides a reported number: splits, sampled negatives, confidence intervals,
+# seeds, popularity bias and user groups. The notebook ends with one leaderboard of every model
+# this collection measured, beside published anchors.
+#
+# **What you will learn**
+# 1. Precision, recall, HR, NDCG, MAP and MRR on a 3-user toy, by hand and by the package.
+# 2. How the split and sampled negatives change numbers and even the order of models.
+# 3. Bootstrap intervals over users, seed variance, and a paired test.
+# 4. Beyond accuracy: coverage, novelty, popularity bias, and results per user group.
+
+# %% tags=["parameters"]
+PROFILE = "full"
+DEVICE = "auto"
+SEED = 42
+DATA_DIR = ""
+RESULTS_PATH = "../build/results.json"
+
+# %%
+import math
+from functools import partial
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from sklearn.metrics import ndcg_score, roc_auc_score
+
+from llm4rec_utils import data, metrics, preprocess, splits
+from llm4rec_utils.collaborative import (
+    BPRMF,
+    ease_score_fn,
+    interaction_matrix,
+    itemknn_score_fn,
+    popularity_scores,
+    train_bpr,
+)
+from llm4rec_utils.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from llm4rec_utils.evaluate import evaluate_full_ranking, evaluate_sampled, top_k_items
+from llm4rec_utils.feedback import LoopConfig, simulate_feedback_loop
+from llm4rec_utils.repro import by_profile, check_profile, set_seed
+from llm4rec_utils.results import read_results, record_metric
+from llm4rec_utils.stats import bootstrap_ci, paired_bootstrap_pvalue
+from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+
+check_profile(PROFILE)
+set_seed(SEED)
+NOTEBOOK = "07_evaluation"
+record = partial(record_metric, RESULTS_PATH, NOTEBOOK)
+sns.set_theme(style="whitegrid")
+BPR_EPOCHS = by_profile(PROFILE, smoke=2, full=30)
+N_BOOT = by_profile(PROFILE, smoke=200, full=1000)
+SEEDS = by_profile(PROFILE, smoke=[SEED], full=[SEED, SEED + 1, SEED + 2])
+LOOP_ROUNDS = by_profile(PROFILE, smoke=3, full=10)
+
+# %% [markdown]
+# ## 1. Metrics from first principles
+#
+# Three users, a top-5 list each, and their relevant (held-out) items:
+#
+# | user | top-5 list | relevant |
+# | --- | --- | --- |
+# | A | 1 2 3 4 5 | {2, 5} |
+# | B | 6 7 8 9 10 | {6, 7, 8} |
+# | C | 11 12 13 14 15 | {99} |
+#
+# For user A (hits at ranks 2 and 5), with k = 5: Precision = 2/5 = 0.4; Recall = 2/2 = 1;
+# HR = 1; MRR = 1/2; DCG = 1/log₂3 + 1/log₂6 = 0.6309 + 0.3869 = 1.0178 and
+# IDCG = 1 + 1/log₂3 = 1.6309, so NDCG = 0.6241; AP = (P@2 + P@5)/|rel| = (0.5 + 0.4)/2 = 0.45.
+# User B has hits at 1, 2, 3: every metric is 1 except Precision 3/5 = 0.6 and Recall 1.
+# User C has no hit: all zero. The averages are the metrics a paper reports.
+
+# %%
+toy = {"A": ([1, 2, 3, 4, 5], {2, 5}), "B": ([6, 7, 8, 9, 10], {6, 7, 8}), "C": ([11, 12, 13, 14, 15], {99})}
+by_hand = {
+    "A": {"precision": 0.4, "recall": 1.0, "hr": 1.0, "mrr": 0.5,
+          "ndcg": (1 / math.log2(3) + 1 / math.log2(6)) / (1 + 1 / math.log2(3)), "map": (0.5 + 0.4) / 2},
+    "B": {"precision": 0.6, "recall": 1.0, "hr": 1.0, "mrr": 1.0, "ndcg": 1.0, "map": 1.0},
+    "C": {"precision": 0.0, "recall": 0.0, "hr": 0.0, "mrr": 0.0, "ndcg": 0.0, "map": 0.0},
+}
+rows = []
+for user, (ranked, rel) in toy.items():
+    for name, fn in metrics.RANKING_METRICS.items():
+        value = fn(ranked, rel, 5)
+        assert math.isclose(value, by_hand[user][name], abs_tol=1e-12), (user, name)
+        rows.append({"user": user, "metric": f"{name}@5", "value": value})
+toy_table = pd.DataFrame(rows).pivot(index="user", columns="metric", values="value")
+toy_table.loc["mean"] = toy_table.mean()
+print(toy_table.round(4).to_string())
+
+# scikit-learn agrees where its definition is the same: NDCG with binary gains, and AUC
+scores = np.array([5, 4, 3, 2, 1, 0.5, 0.4])  # user A's five items plus two unranked ones
+gains = np.array([0, 1, 0, 0, 1, 0, 0])
+assert math.isclose(ndcg_score(gains[None], scores[None], k=5), by_hand["A"]["ndcg"])
+assert math.isclose(metrics.auc(gains, scores), roc_auc_score(gains, scores))
+print("package == hand == scikit-learn (NDCG, AUC)")
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1_ndcg
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.1 (auto-graded): NDCG@k from its definition
+# Write `my_ndcg_at_k(ranked, relevant, k)` with binary gains: DCG = Σ over the top k of
+# rel_i / log₂(i + 1), divided by the DCG of min(|relevant|, k) hits at the top. Use only
+# numpy or plain Python, not `metrics.ndcg_at_k`. Expect user A's value from the table above.
+# `grader.check("q1_ndcg")` runs the public test; the teacher's copy has more.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def my_ndcg_at_k(ranked, relevant, k):
+    # BEGIN SOLUTION
+    relevant = set(relevant)
+    dcg = sum(1 / np.log2(i + 2) for i, item in enumerate(list(ranked)[:k]) if item in relevant)
+    idcg = sum(1 / np.log2(i + 2) for i in range(min(len(relevant), k)))
+    return float(dcg / idcg)
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+_by_hand = (1 / math.log2(3) + 1 / math.log2(6)) / (1 + 1 / math.log2(3))  # user A, worked above
+assert math.isclose(my_ndcg_at_k([1, 2, 3, 4, 5], {2, 5}, 5), _by_hand, abs_tol=1e-9)
+
+# %%
+# HIDDEN
+assert my_ndcg_at_k([6, 7, 8, 9, 10], {6, 7, 8}, 5) == 1.0 and my_ndcg_at_k([1, 2], {9}, 2) == 0.0
+
+# %%
+# HIDDEN
+_rng = np.random.default_rng(7)
+for _ in range(50):
+    _r, _rel = _rng.permutation(30)[:10], set(_rng.choice(30, _rng.integers(1, 8), replace=False))
+    _k = int(_rng.integers(1, 11))
+    assert math.isclose(my_ndcg_at_k(_r, _rel, _k), metrics.ndcg_at_k(_r, _rel, _k), abs_tol=1e-9)
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1_ap
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.2 (auto-graded): average precision
+# Write `my_average_precision(ranked, relevant, k)`: the mean, over the relevant items found in
+# the top k, of the precision at the rank where each is found, divided by |relevant| (so a user
+# with more relevant items than k cannot reach 1). Check it on user A by hand first.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def my_average_precision(ranked, relevant, k):
+    # BEGIN SOLUTION
+    relevant, hits, total = set(relevant), 0, 0.0
+    for i, item in enumerate(list(ranked)[:k], start=1):
+        if item in relevant:
+            hits += 1
+            total += hits / i
+    return total / len(relevant)
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert math.isclose(my_average_precision([1, 2, 3, 4, 5], {2, 5}, 5), 0.45)
+
+# %%
+# HIDDEN
+assert math.isclose(my_average_precision([1, 2, 3], {1, 2, 3, 4, 5, 6}, 3), 0.5)  # 3 hits of 6
+
+# %%
+# HIDDEN
+_rng = np.random.default_rng(8)
+for _ in range(50):
+    _r, _rel = _rng.permutation(30)[:10], set(_rng.choice(30, _rng.integers(1, 8), replace=False))
+    assert math.isclose(my_average_precision(_r, _rel, 10), metrics.map_at_k(_r, _rel, 10))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 2. Protocols change conclusions
+#
+# Four fast models (popularity, ItemKNN, EASE, BPR-MF) are fitted and evaluated under five
+# protocols on the same 100,000 interactions:
+#
+# | protocol | split | ranking |
+# | --- | --- | --- |
+# | random | global random 80/20 | all unseen items |
+# | msr-75-25 | per user 75/25 | all unseen items |
+# | loo-full | leave-one-out by time | all unseen items |
+# | loo-sampled-100 | leave-one-out by time | the target among 100 sampled negatives |
+# | global-time | the latest 20% of interactions | all unseen items, users with history only |
+
+# %%
+ds = data.load_movielens_100k(DATA_DIR or None)
+encoded, user_map, item_map = preprocess.encode_ids(preprocess.to_implicit(ds.ratings, threshold=None))
+num_users, num_items = len(user_map), len(item_map)
+
+
+def fit_models(train, seed=SEED):
+    R = interaction_matrix(train, num_users, num_items)
+    set_seed(seed)  # the same initial embeddings whenever the same model is refitted
+    bpr = BPRMF(num_users, num_items, 64)
+    train_bpr(bpr, train, num_items, epochs=BPR_EPOCHS, lr=1e-2, reg=1e-2, seed=seed, progress=False)
+    # k = 200 and λ = 500: what notebook 06's validation search picks on msr-75-25; BPR gets its
+    # regularisation and learning rate too, but BPR_EPOCHS (06 trains longer) to fit five protocols
+    return {"popularity": popularity_scores(train, num_items), "itemknn": itemknn_score_fn(R, k=200),
+            "ease": ease_score_fn(R, reg=500), "bpr": bpr.score}
+
+
+# %%
+rand = splits.random_split(encoded, 0.2, seed=SEED)
+msr = splits.stratified_split(encoded, 0.75, seed=SEED)
+loo = splits.leave_one_out_split(encoded, seed=SEED)
+tcut = splits.time_split(encoded, 0.2, seed=SEED)
+loo_train = pd.concat([loo.train, loo.valid])
+tcut_test = tcut.test[tcut.test[USER_COL].isin(tcut.train[USER_COL])]
+setups = {"random": (rand.train, rand.test), "msr-75-25": (msr.train, msr.test),
+          "loo-full": (loo_train, loo.test), "global-time": (tcut.train, tcut_test)}
+per_user, proto_rows = {}, []
+for proto, (train, test) in setups.items():
+    fns = fit_models(train)
+    for name, fn in fns.items():
+        res, pu = evaluate_full_ranking(fn, test, exclude=[train], ks=[10], metrics=["ndcg", "hr"], return_per_user=True,
+                                       seed=SEED)
+        per_user[(proto, name)] = pu
+        proto_rows.append({"protocol": proto, "model": name, "ndcg@10": res["ndcg@10"], "hr@10": res["hr@10"]})
+        if proto == "loo-full":
+            s = evaluate_sampled(fn, loo.test, [loo_train, loo.test], num_items, 100, ks=[10], seed=SEED)
+            proto_rows.append({"protocol": "loo-sampled-100", "model": name, "ndcg@10": s["ndcg@10"], "hr@10": s["hr@10"]})
+protocol_table = pd.DataFrame(proto_rows).pivot(index="model", columns="protocol", values="ndcg@10")
+protocol_table = protocol_table[["random", "msr-75-25", "loo-full", "loo-sampled-100", "global-time"]]
+print(protocol_table.round(4).to_string())
+ranks = protocol_table.rank(ascending=False).astype(int)
+print("\nrank of each model under each protocol (1 = best):\n", ranks.to_string())
+
+# %%
+fig, ax = plt.subplots(figsize=(10, 4))
+protocol_table.T.plot(marker="o", ax=ax)
+ax.set(ylabel="NDCG@10", xlabel="protocol", title="Same models, same data, five protocols")
+plt.show()
+flips = []
+models_ = list(protocol_table.index)
+for i, a in enumerate(models_):
+    for b in models_[i + 1:]:
+        signs = np.sign(protocol_table.loc[a] - protocol_table.loc[b])
+        if signs.nunique() > 1:
+            flips.append(f"{a} vs {b}: " + ", ".join(f"{p} {'>' if s > 0 else '<'}" for p, s in signs.items()))
+print("order flips between protocols:" if flips else "no pair of models changes order", *flips, sep="\n  ")
+
+# %% [markdown]
+# ### The leakage a random split allows
+#
+# A random split puts a user's *future* interactions into training and asks the model to
+# predict their *past*. How often? For each test interaction, is there a training interaction
+# of the same user that happened later?
+
+# %%
+last_train = rand.train.groupby(USER_COL)[TIMESTAMP_COL].max()
+future_leak = (rand.test[TIMESTAMP_COL].to_numpy() < rand.test[USER_COL].map(last_train).to_numpy()).mean()
+strict = (rand.test[TIMESTAMP_COL].to_numpy() < rand.test[USER_COL].map(last_train).to_numpy())
+print(f"random split: {future_leak:.1%} of test interactions happened before some training interaction "
+      f"of the same user (the model has seen that user's future)")
+assert strict.mean() > 0.5
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2_sampled_rank
+# points: 2
+
+# %% [markdown]
+# ### Exercise 2.1 (auto-graded): the rank a sampled protocol sees
+# Under `loo-sampled-100` the target competes with 100 sampled items instead of the whole
+# catalogue. Write `expected_rank(target_score, other_scores)`: the target's rank (1 = first)
+# when ties are broken at random, in expectation: 1 + (number of others scoring higher) + half
+# the number that tie. Then explain to yourself why the same model gets a far better rank
+# against 100 random items than against 1,682.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def expected_rank(target_score, other_scores):
+    # BEGIN SOLUTION
+    other = np.asarray(other_scores, dtype=float)
+    return 1 + float((other > target_score).sum()) + 0.5 * float((other == target_score).sum())
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert expected_rank(0.9, [0.1, 0.5, 0.95]) == 2.0
+
+# %%
+# HIDDEN
+assert expected_rank(0.5, [0.5, 0.5, 0.1]) == 2.0 and expected_rank(1.0, []) == 1.0
+
+# %%
+# HIDDEN
+_rng = np.random.default_rng(9)
+_s = _rng.integers(0, 5, 1000).astype(float)  # many ties
+_draws = [1 + (_s[1:] > _s[0]).sum() + _rng.integers(0, (_s[1:] == _s[0]).sum() + 1) for _ in range(4000)]
+assert abs(expected_rank(_s[0], _s[1:]) - np.mean(_draws)) < 3  # random tie-breaks, on average
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 3. Uncertainty: bootstrap intervals, seeds and a paired test
+#
+# A reported NDCG@10 is a mean over ~943 users. Resampling users with replacement gives a 95%
+# interval; refitting with other seeds (split, training and the random tie-break) shows a
+# second source of variance.
+
+# %%
+ci_rows = []
+for name in models_:
+    values = per_user[("msr-75-25", name)]["ndcg@10"]
+    lo, hi = bootstrap_ci(values, n_boot=N_BOOT, seed=SEED)
+    ci_rows.append({"model": name, "ndcg@10": values.mean(), "ci_low": lo, "ci_high": hi})
+ci_table = pd.DataFrame(ci_rows).set_index("model")
+seed_rows = {}
+for s in SEEDS:
+    sp = splits.stratified_split(encoded, 0.75, seed=s)
+    for name, fn in fit_models(sp.train, seed=s).items():
+        seed_rows.setdefault(name, []).append(
+            evaluate_full_ranking(fn, sp.test, exclude=[sp.train], ks=[10], metrics=["ndcg"], seed=s)["ndcg@10"])
+ci_table["seed_mean"] = [np.mean(seed_rows[m]) for m in ci_table.index]
+ci_table["seed_std"] = [np.std(seed_rows[m], ddof=1) if len(seed_rows[m]) > 1 else 0.0 for m in ci_table.index]
+print(ci_table.round(4).to_string())
+best_two = ci_table["ndcg@10"].sort_values(ascending=False).index[:2]
+a, b = (per_user[("msr-75-25", m)]["ndcg@10"] for m in best_two)
+p_value = paired_bootstrap_pvalue(a.to_numpy(), b.to_numpy(), seed=SEED)
+print(f"paired bootstrap, {best_two[0]} vs {best_two[1]}: mean difference {a.mean() - b.mean():+.4f}, p = {p_value:.3f}")
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.errorbar(ci_table["ndcg@10"], range(len(ci_table)), xerr=[ci_table["ndcg@10"] - ci_table["ci_low"],
+            ci_table["ci_high"] - ci_table["ndcg@10"]], fmt="o", capsize=4)
+ax.set(yticks=range(len(ci_table)), yticklabels=ci_table.index, xlabel="NDCG@10 (msr-75-25) with 95% bootstrap CI",
+       title="Intervals over users")
+plt.show()
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3_bootstrap
+# points: 2
+
+# %% [markdown]
+# ### Exercise 3.1 (auto-graded): a bootstrap interval by hand
+# Write `my_bootstrap_ci(values, n_boot=2000, seed=0)`: resample the per-user values with
+# replacement `n_boot` times, take each resample's mean, and return the 2.5% and 97.5%
+# quantiles of those means as `(low, high)`. For a large sample the interval should be close to
+# mean ± 1.96 · sd / √n. Which source of variance does this interval *not* include (compare
+# with the seed column above)?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def my_bootstrap_ci(values, n_boot=2000, seed=0):
+    # BEGIN SOLUTION
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+_lo, _hi = my_bootstrap_ci(np.arange(100.0), seed=1)
+assert _lo < 49.5 < _hi and 5 < _hi - _lo < 15
+
+# %%
+# HIDDEN
+_v = np.random.default_rng(3).normal(0.3, 0.2, 4000)
+_lo, _hi = my_bootstrap_ci(_v, seed=2)
+_half = 1.96 * _v.std(ddof=1) / np.sqrt(_v.size)
+assert abs((_hi - _lo) / 2 - _half) < 0.1 * _half and abs((_lo + _hi) / 2 - _v.mean()) < 0.2 * _half
+
+# %%
+# HIDDEN
+_ci = my_bootstrap_ci(np.arange(50.0), seed=4)
+assert isinstance(_ci, tuple) and len(_ci) == 2 and _ci == my_bootstrap_ci(np.arange(50.0), seed=4)  # seeded
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 4. Beyond accuracy
+#
+# **Coverage**: share of the catalogue recommended to anyone. **Novelty**: mean
+# $-\log_2 p(i)$ of recommended items ($p$ = share of users who interacted). **Popularity
+# bias** (`metrics.popularity_bias`): share of recommendations that go to the head (the 10% most
+# popular items) against the head's share of interactions; **ARP** (`metrics.average_popularity`)
+# is the same bias on the count scale, the mean training count of what is recommended. **User groups**: light, medium and heavy users (thirds by
+# training activity).
+
+# %%
+train, test = setups["msr-75-25"]
+counts = np.bincount(train[ITEM_COL], minlength=num_items)
+head = metrics.head_items(counts, 0.1)
+head_share_interactions = counts[head].sum() / counts.sum()
+fns = fit_models(train)
+users = np.sort(test[USER_COL].unique())
+seen = train.groupby(USER_COL)[ITEM_COL].apply(np.array)
+beyond = {}
+for name, fn in fns.items():
+    res = evaluate_full_ranking(fn, test, exclude=[train], ks=[10], metrics=["ndcg"], item_counts=counts,
+                                num_users=num_users, seed=SEED)
+    top = top_k_items(fn(users), 10, exclude=[seen.get(u, []) for u in users], seed=SEED)
+    beyond[name] = {"ndcg@10": res["ndcg@10"], "coverage": res["coverage@10"], "novelty": res["novelty@10"],
+                    "popularity_bias": metrics.popularity_bias(top, counts, 0.1), "arp": res["arp@10"]}
+beyond = pd.DataFrame(beyond).T
+print(f"the head (10% of items) receives {head_share_interactions:.0%} of training interactions")
+print(beyond.round(4).to_string())
+
+# %%
+activity = train.groupby(USER_COL).size()
+groups = pd.qcut(activity, 3, labels=["light", "medium", "heavy"])
+group_rows = []
+for name in fns:
+    pu = per_user[("msr-75-25", name)]
+    for g in ["light", "medium", "heavy"]:
+        group_rows.append({"model": name, "group": g, "ndcg@10": pu.loc[groups.index[groups == g], "ndcg@10"].mean()})
+group_table = pd.DataFrame(group_rows).pivot(index="model", columns="group", values="ndcg@10")[["light", "medium", "heavy"]]
+ax = group_table.plot.bar(rot=0, figsize=(8, 3.5))
+ax.set(ylabel="NDCG@10", title="Per user group (thirds by training activity)")
+plt.show()
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4_gini
+# points: 2
+
+# %% [markdown]
+# ### Exercise 4.1 (auto-graded): inequality of exposure
+# Coverage says *how many* items are recommended, not how evenly. Write `my_gini(counts)`, the
+# Gini coefficient of how often each item was shown: sort the counts ascending as x₁ ≤ … ≤ xₙ
+# and return Σᵢ (2i − n − 1)·xᵢ / (n · Σ x). It is 0 when every item is shown equally often
+# and (n − 1)/n when one item gets everything. Then compute it for popularity's and EASE's
+# top-10 lists above: which concentrates exposure more?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def my_gini(counts):
+    # BEGIN SOLUTION
+    x = np.sort(np.asarray(counts, dtype=float))
+    n = x.size
+    return float(((2 * np.arange(1, n + 1) - n - 1) * x).sum() / (n * x.sum())) if x.sum() else 0.0
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert my_gini([3, 3, 3]) == 0.0 and math.isclose(my_gini([0, 0, 0, 4]), 0.75)
+
+# %%
+# HIDDEN
+_rng = np.random.default_rng(5)
+for _ in range(20):
+    _c = _rng.integers(0, 50, _rng.integers(2, 40))
+    assert math.isclose(my_gini(_c), metrics.gini(_c), abs_tol=1e-12)
+
+# %%
+# HIDDEN
+assert math.isclose(my_gini([1, 2, 3]), 2 / 9)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 5. A feedback loop that retrains: the filter bubble, measured
+# Every metric above scores a recommender once, on a fixed test set. A deployed recommender is
+# also trained on what it showed: users can only click what they are shown, the clicks become
+# training data, and the next model learns from them. Does that loop narrow what people see?
+#
+# **The simulation.** Start from the msr-75-25 training data. Each round, every user gets a
+# slate of 10 items they have not consumed; a simulated user clicks an item if and only if they
+# rated it 4 or more in the *held-out* 25% (their real taste, hidden from the model). The clicks
+# join the training data and the recommender is refitted before the next round. An unclicked
+# item may be shown again. Tracked each round: clicks per slate item (precision), the share of
+# all held-out likes found so far, catalogue coverage, the share of slate items from the head
+# (the 10% most popular items by *initial* training count) and the Gini coefficient of exposure.
+#
+# Four policies: EASE refitted every round; EASE fitted once (the loop without learning);
+# EASE refitted, with 2 of the 10 slots given to random unconsumed items (exploration); and
+# popularity refitted. A limitation to keep in mind: a user who never rated an item cannot
+# click it here, even if they would have liked it, so every policy's clicks are undercounted,
+# most for obscure items (the data itself is popularity-biased: people rate what they saw).
+
+# %%
+rated, _, _ = preprocess.encode_ids(ds.ratings)  # the same ids, ratings kept
+loop_split = splits.stratified_split(rated, 0.75, seed=SEED)
+
+
+def fit_ease(data):
+    return ease_score_fn(interaction_matrix(data, num_users, num_items), reg=500)
+
+
+def fit_popularity(data):
+    return popularity_scores(data, num_items)
+
+
+POLICIES = {
+    "ease (refitted)": (fit_ease, LoopConfig(rounds=LOOP_ROUNDS)),
+    "ease (fitted once)": (fit_ease, LoopConfig(rounds=LOOP_ROUNDS, retrain=False)),
+    "ease + 2 random slots (refitted)": (fit_ease, LoopConfig(rounds=LOOP_ROUNDS, explore=2)),
+    "popularity (refitted)": (fit_popularity, LoopConfig(rounds=LOOP_ROUNDS)),
+}
+loops = {
+    name: simulate_feedback_loop(fit, loop_split.train, loop_split.test, num_items, cfg, seed=SEED, desc=name)
+    for name, (fit, cfg) in POLICIES.items()
+}
+loop_table = pd.concat(loops, names=["policy"])
+loop_table.loc[(slice(None), [1, LOOP_ROUNDS]), :].round(4)
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+panels = [("precision", "clicks per slate item"), ("recall_cum", "held-out likes found (cumulative)"),
+          ("coverage", "catalogue shown this round"), ("head_share", "slate items from the head")]
+for ax, (col, label) in zip(axes, panels, strict=True):
+    for name, log in loops.items():
+        ax.plot(log.index, log[col], marker="o", ms=3, label=name)
+    ax.set(xlabel="round", ylabel=label, title=label)
+axes[0].legend(fontsize=7)
+plt.suptitle("Feedback loop on msr-75-25: 943 simulated users, 10-item slates, refitted each round")
+plt.tight_layout()
+plt.show()
+first, last = loop_table.xs(1, level="round"), loop_table.xs(LOOP_ROUNDS, level="round")
+print("change from round 1 to round", LOOP_ROUNDS)
+(last[["coverage", "head_share", "exposure_gini", "precision"]] - first[["coverage", "head_share", "exposure_gini", "precision"]]).round(4)
+
+# %% [markdown]
+# ### Exercise 5.1 (change and measure, not auto-graded)
+# Re-run the loop with `fresh_slates=True` in every policy's `LoopConfig` (an item is never
+# shown to a user twice). Which of the round-by-round trends survive? Which were caused by
+# showing the same unclicked items again? Write two sentences with the numbers you got.
+
+# %%
+# your code here: copy POLICIES with LoopConfig(..., fresh_slates=True) and rerun the loop
+
+
+# %% [markdown]
+# ## 6. The collection's leaderboard
+#
+# Every model any notebook recorded in this run's `results.json`, one table per protocol, with
+# published anchors beside them (labelled: they come from other papers and code, not from this
+# run). Run alone, the notebook lists the notebooks whose rows are missing.
+
+# %%
+# Published anchors: Microsoft Recommenders' MovieLens-100K benchmark notebook, RecBole's
+# MovieLens-100K results table (its 8:1:1 random split), Surprise's benchmark table, TALLRec's paper.
+ANCHORS = pd.DataFrame([
+    {"protocol": "msr-75-25", "model": "[published] Microsoft Recommenders BiVAE", "ndcg@10": 0.475},
+    {"protocol": "msr-75-25", "model": "[published] Microsoft Recommenders LightGCN", "ndcg@10": 0.418},
+    {"protocol": "recbole-811", "model": "[published] RecBole Pop", "ndcg@10": 0.1005},
+    {"protocol": "recbole-811", "model": "[published] RecBole ItemKNN", "ndcg@10": 0.2834},
+    {"protocol": "recbole-811", "model": "[published] RecBole BPR", "ndcg@10": 0.2864},
+    {"protocol": "5-fold", "model": "[published] Surprise SVD (RMSE)", "rmse": 0.934},
+    {"protocol": "5-fold", "model": "[published] Surprise SVD++ (RMSE)", "rmse": 0.919},
+    # TALLRec's own split (last 10k events, 8:1:1), LLaMA-7B + LoRA, 256 training samples
+    {"protocol": "tallrec-last1000", "model": "[published] TALLRec LLaMA-7B, 256 shots", "auc": 0.720},
+])
+
+# %%
+results = read_results(RESULTS_PATH) if RESULTS_PATH else {"metrics": []}
+recorded = pd.DataFrame(results["metrics"])
+expected = ["01_data_preprocessing", "02_word_vectorization", "03_attention_math", "04_llm_finetuning",
+            "05_generative_recommendation", "06_user_item_graphs"]
+present = set(recorded["notebook"]) if len(recorded) else set()
+missing = [n for n in expected if n not in present]
+print("notebooks with rows in results.json:", sorted(present) or "none")
+if missing:
+    print("missing (not run in this results file):", missing)
+boards = {}
+if len(recorded):
+    quality = recorded["metric"].isin(["ndcg@10", "hr@10", "hr@1", "rmse", "auc"])
+    few_shot = recorded["shots"].notna() if "shots" in recorded else False  # curves, not results
+    ranked = recorded[quality & ~few_shot & ~recorded["notebook"].isin([NOTEBOOK, "08_compute_and_cost"])]
+    for proto, grp in ranked.groupby("protocol"):
+        board = grp.pivot_table(index=["model", "notebook"], columns="metric", values="value").reset_index()
+        anchors = ANCHORS[ANCHORS["protocol"] == proto].drop(columns="protocol")
+        board = pd.concat([board, anchors.assign(notebook="published")], ignore_index=True)
+        filled = [c for c in ("ndcg@10", "auc", "hr@10", "hr@1", "rmse") if c in board and board[c].notna().any()]
+        if filled:  # best first: by the first quality metric this protocol has
+            board = board.sort_values(filled[0], ascending=filled[0] == "rmse")
+        boards[proto] = board.dropna(axis=1, how="all")
+for proto, board in boards.items():
+    print(f"\n=== {proto} ===\n{board.round(4).to_string(index=False)}")
+
+# %% [markdown]
+# ### Exercise 6.1 (explain the number, not auto-graded)
+# Pick one published anchor in the tables above and one of this run's models on the same
+# protocol. List every difference in protocol, split and data that could explain the gap
+# between them, before concluding that one model is better.
+
+# %% [markdown]
+# ## 7. Record the numbers
+
+# %%
+for model, row in protocol_table.iterrows():
+    for proto, value in row.items():
+        record(model, proto, "ndcg@10", value)
+for model, row in ci_table.iterrows():
+    record(model, "msr-75-25", "ndcg@10_ci_low", row["ci_low"], n_boot=N_BOOT)
+    record(model, "msr-75-25", "ndcg@10_ci_high", row["ci_high"], n_boot=N_BOOT)
+    record(model, "msr-75-25", "ndcg@10_seed_mean", row["seed_mean"], seeds=len(SEEDS))
+    record(model, "msr-75-25", "ndcg@10_seed_std", row["seed_std"], seeds=len(SEEDS))
+for model, row in beyond.iterrows():
+    for metric in ["coverage", "novelty", "popularity_bias"]:
+        record(model, "msr-75-25", metric, row[metric], k=10)
+record("random-split", "random", "future_leak_share", future_leak)
+record(f"{best_two[0]}-vs-{best_two[1]}", "msr-75-25", "paired_p_value", p_value)
+for (policy, rnd), row in loop_table.loc[(slice(None), [1, LOOP_ROUNDS]), :].iterrows():
+    for metric in ["precision", "recall_cum", "coverage", "head_share", "exposure_gini"]:
+        record(policy, "feedback-loop-msr", metric, row[metric], round=int(rnd))
+
+# %% [markdown]
+# ## Summary
+#
+# Printed from this run: the recorded numbers, then one line per claim with its verdict
+# (all source claims: [docs/claims.md](../docs/claims.md)).
+
+# %% tags=["summary"]
+print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "ndcg@10_ci_low", "ndcg@10_ci_high", "coverage",
+                                                       "popularity_bias"]).to_string(), "\n")
+width = (ci_table["ci_high"] - ci_table["ci_low"]).mean() / 2
+ease_last, once_last = last.loc["ease (refitted)"], last.loc["ease (fitted once)"]
+explore_last = last.loc["ease + 2 random slots (refitted)"]
+narrowing = compare("fitted once: coverage", once_last["coverage"], "refitted", ease_last["coverage"])
+explore_cov = compare("with exploration: coverage", explore_last["coverage"], "without", ease_last["coverage"])
+inflated = (protocol_table["loo-sampled-100"] > protocol_table["loo-full"]).all()
+print("\n".join([
+    verdict("hand, package and scikit-learn agree on every toy metric", True, "asserted in section 1"),
+    verdict("the protocol changes the order of models", bool(flips),
+            f"{len(flips)} pair(s) of models change order across the five protocols"),
+    verdict("100 sampled negatives inflate every model's leave-one-out NDCG@10", inflated,
+            ", ".join(f"{m} ×{fmt(protocol_table.loc[m, 'loo-sampled-100'] / protocol_table.loc[m, 'loo-full'])}"
+                      for m in protocol_table.index)),
+    verdict("a random split leaks the future", future_leak > 0.5, f"{future_leak:.0%} of its test interactions"),
+    f"  bootstrap 95% intervals on msr-75-25 are ±{fmt(width)} NDCG@10 on average; seed-to-seed std "
+    f"{', '.join(f'{m} {fmt(v)}' for m, v in ci_table['seed_std'].items())}",
+    verdict(f"the two best models ({best_two[0]}, {best_two[1]}) differ beyond noise", p_value < 0.05,
+            f"mean difference {fmt(a.mean() - b.mean())}, paired bootstrap p = {fmt(p_value)}"),
+    verdict("popularity recommends from the head more than EASE does", *compare(
+        "popularity", beyond.loc["popularity", "popularity_bias"], "EASE", beyond.loc["ease", "popularity_bias"],
+        metric="share of head items")),
+    verdict("heavy users get a higher NDCG@10 than light users", (group_table["heavy"] > group_table["light"]).all(),
+            ", ".join(f"{m}: {fmt(r['light'])} -> {fmt(r['heavy'])}" for m, r in group_table.iterrows())),
+    verdict(f"refitting on its own feedback narrows what EASE shows, against EASE fitted once (round {LOOP_ROUNDS})",
+            narrowing[0], narrowing[1] + f"; head share {fmt(ease_last['head_share'])} refitted vs "
+            f"{fmt(once_last['head_share'])} fitted once"),
+    verdict("two random slots of ten widen what users see", explore_cov[0], explore_cov[1] + f"; held-out likes "
+            f"found {fmt(explore_last['recall_cum'])} with exploration vs {fmt(ease_last['recall_cum'])} without"),
+]))
+if PROFILE == "full":  # robust directions
+    assert inflated and future_leak > 0.5
+    assert beyond.loc["popularity", "coverage"] < beyond.loc["ease", "coverage"]
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+# 1. Re-run section 2 with 1,000 sampled negatives. Does the popularity gap reopen?
+# 2. Compute the bootstrap interval of the *difference* between EASE and ItemKNN directly.
+# 3. Add a "cold users" group (fewer than 20 training interactions under global-time).
+# 4. In section 5, set `fresh_slates=True` (an item is never shown twice). Which of the
+#    loop's trends survive, and which were caused by showing the same items again?
+
+# %% [markdown] tags=["references"]
+# ## References
+# - W. Krichene and S. Rendle. On Sampled Metrics for Item Recommendation. *KDD* 2020.
+# - M. F. Dacrema et al. Are We Really Making Much Progress? *RecSys* 2019.
+# - A. Chaney, B. Stewart and B. Engelhardt. How Algorithmic Confounding in Recommendation
+#   Systems Increases Homogeneity and Decreases Utility. *RecSys* 2018. R. Jiang et al.
+#   Degenerate Feedback Loops in Recommender Systems. *AIES* 2019.
+# - Microsoft Recommenders evaluation notebooks; RecBole; Surprise benchmarks (anchors quoted).

@@ -1,0 +1,616 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (llm4rec)
+#     language: python
+#     name: llm4rec
+# ---
+
+# %% [markdown]
+# # 08 · Compute and cost: what each model costs to train and to serve
+#
+# **Promise:** you will measure, on your own machine, what every model family of this
+# collection costs: parameters, FLOPs per scored item, training time per epoch, latency and
+# throughput at batch sizes 1 and 256, and peak memory. Then you will make the fine-tuned
+# language model of notebook 04 cheaper two ways (int8 quantisation and distillation into a
+# small student), price a million recommendations, and plot quality against cost.
+#
+# **What you will learn**
+# 1. How to count FLOPs (not guess them) and how to time code honestly (warm-up, median).
+# 2. Why a cross-encoder costs thousands of times more per scored item than a dot product.
+# 3. What dynamic int8 quantisation buys on a CPU, and what it costs in AUC.
+# 4. How to read a Pareto frontier of quality against cost.
+#
+# Cost does not depend on the trained values of the weights, so the ranking models are built
+# with the shapes the other notebooks train (random weights); quality numbers come from those
+# notebooks' recorded results. The language model is notebook 04's fine-tuned cross-encoder
+# (saved next to the results file); if it is missing, a short fine-tuning here replaces it and
+# the notebook says so.
+
+# %% tags=["parameters"]
+PROFILE = "full"
+DEVICE = "auto"
+SEED = 42
+DATA_DIR = ""
+RESULTS_PATH = "../build/results.json"
+BASE_MODEL = ""
+# Prices used for "cost per million" (any currency per machine-hour): a 2-vCPU cloud machine
+# and one data-centre GPU, on-demand list prices of the order seen in 2026. Change to yours.
+PRICE_CPU_HOUR = 0.10
+PRICE_GPU_HOUR = 2.50
+
+# %%
+import time
+from functools import partial
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from transformers import AutoModelForSequenceClassification
+
+from llm4rec_utils import data
+from llm4rec_utils.collaborative import BiasedMF, MFConfig, interaction_matrix, train_bpr, train_mf
+from llm4rec_utils.compress import (
+    MLPStudent,
+    distill,
+    linear_sparsity,
+    prune_linear,
+    quantize_int8,
+    serialized_mb,
+)
+from llm4rec_utils.compute import (
+    cost_per_million,
+    count_flops,
+    measure_latency,
+    pareto_front,
+    peak_memory_mb,
+)
+from llm4rec_utils.constants import ITEM_COL, LABEL_COL, USER_COL
+from llm4rec_utils.finetune import (
+    FinetuneConfig,
+    count_parameters,
+    finetune_text_model,
+    load_base_model,
+    predict_texts,
+    tokenize,
+)
+from llm4rec_utils.generative import GPTRec, GPTRecConfig, train_gpt_rec
+from llm4rec_utils.graph import LightGCN
+from llm4rec_utils.metrics import auc
+from llm4rec_utils.prompts import (
+    FEATURE_COLS,
+    build_tallrec_samples,
+    movie_titles,
+    prompt_maker,
+    split_tallrec,
+)
+from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
+from llm4rec_utils.results import get_metric, read_results, record_metric
+from llm4rec_utils.sequential import (
+    SASRec,
+    left_pad,
+    sasrec_ml100k_config,
+    train_sasrec,
+    user_sequences,
+)
+from llm4rec_utils.stats import bootstrap_auc_ci
+from llm4rec_utils.summary import fmt, verdict
+
+check_profile(PROFILE)
+set_seed(SEED)
+device = get_device(DEVICE)
+NOTEBOOK = "08_compute_and_cost"
+record = partial(record_metric, RESULTS_PATH, NOTEBOOK)
+sns.set_theme(style="whitegrid")
+REPEATS = by_profile(PROFILE, smoke=2, full=5)
+N_TEST = by_profile(PROFILE, smoke=100, full=1000, gpu=2500)  # 04-task AUC samples
+N_DISTILL = by_profile(PROFILE, smoke=200, full=3000, gpu=20000)  # teacher-labelled samples
+price = PRICE_GPU_HOUR if device.type == "cuda" else PRICE_CPU_HOUR
+print(f"device: {device} | torch threads: {torch.get_num_threads()} | price/hour: {price}")
+
+# %% [markdown]
+# ## 1. The models and one unit of work
+#
+# A *scored item* is one (user, item) score. Each model is counted with the shapes of the model
+# whose quality the Pareto plots below show. The ranking models score a user against the whole
+# catalogue (1,682 movies) in one call, so a batch of *b* users is *b* × 1,682 scored items.
+# The cross-encoder reads one prompt per (user, item) pair, so a batch of *b* is *b* scored
+# items. Shapes are those the other notebooks train:
+#
+# | family | notebook | what one call does |
+# | --- | --- | --- |
+# | MF (biased, 64 factors) | 06 | user vector · all item vectors + biases |
+# | LightGCN (64-d, 3 layers) | 06 | propagate over the graph once, then dot products |
+# | SASRec (`sasrec_ml100k_config`: 2 blocks, 64-d, 100 items) | 03 | causal attention over the history, then the last position · all item vectors |
+# | GPT-rec (GPT-2, 2 layers, 64-d, 50 items) | 05 | the same through GPT-2's block |
+# | cross-encoder (MiniLM, 6 layers, 384-d) | 04 | a transformer over a ~90-token prompt per pair |
+
+# %%
+ds = data.load_movielens_100k(DATA_DIR or None)
+ratings = ds.ratings
+num_users, num_items = int(ratings[USER_COL].max()) + 1, int(ratings[ITEM_COL].max()) + 1
+catalogue = num_items - 1  # item IDs start at 1
+R = interaction_matrix(ratings, num_users, num_items)
+seqs = user_sequences(ratings, num_users, seed=SEED)
+rng = np.random.default_rng(SEED)
+
+mf = BiasedMF(MFConfig(num_users, num_items), float(ratings["rating"].mean())).eval()
+lightgcn = LightGCN(R, emb_dim=64, num_layers=3).eval()
+sasrec_cfg = sasrec_ml100k_config(num_items)  # the SASRec of notebook 03, whose quality is plotted
+sasrec = SASRec(sasrec_cfg).eval()
+gptrec = GPTRec(GPTRecConfig(num_items=num_items, max_len=50)).eval()
+all_items = torch.arange(num_items)
+
+
+def rank_call(model_name, users):
+    """Score ``users`` against the whole catalogue; returns (len(users), num_items)."""
+    if model_name == "mf":
+        u = torch.as_tensor(users)
+        return mf.bu(u) + mf.bi.weight.T + mf.mu + mf.p(u) @ mf.q.weight.T
+    if model_name == "lightgcn":
+        lightgcn._cache = None  # count the propagation in every call (no caching)
+        return lightgcn.score(users)
+    if model_name == "sasrec":
+        batch = torch.from_numpy(left_pad([seqs[int(u)] for u in users], sasrec_cfg.max_len))
+        return sasrec.score(batch)
+    if model_name == "gpt-rec":
+        return gptrec.score([seqs[int(u)] for u in users])
+    raise ValueError(model_name)
+
+
+# %% [markdown]
+# ## 2. The cross-encoder from notebook 04 and its test data
+
+# %%
+titles = movie_titles(ds.items)
+short_titles = movie_titles(ds.items, with_year=False)
+samples, cut = build_tallrec_samples(ds.ratings, history_len=10, cut_quantile=0.8)
+parts = split_tallrec(
+    samples, by_profile(PROFILE, smoke=48, full=2000, gpu=20000), 400, N_TEST, seed=SEED
+)
+test = parts["test"]
+y_test = test[LABEL_COL].to_numpy()
+
+
+make_prompts = prompt_maker(ds.items)  # notebook 04's prompts, with the statistics sentence
+
+# %%
+artifact = Path(RESULTS_PATH).parent / "models" / "04_lm_full"
+tok, _ = load_base_model(BASE_MODEL, kind="encoder")
+if (artifact / "config.json").exists():
+    teacher = AutoModelForSequenceClassification.from_pretrained(artifact).to(device).eval()
+    teacher_source = f"notebook 04's fine-tuned cross-encoder ({artifact})"
+else:
+    n = by_profile(PROFILE, smoke=32, full=512, gpu=2000)
+    tok, teacher = load_base_model(BASE_MODEL, kind="classification", device=device)
+    train = parts["train"].head(n)
+    finetune_text_model(
+        teacher,
+        tok,
+        make_prompts(train),
+        train[LABEL_COL].to_numpy(),
+        FinetuneConfig(lr=5e-5, eval_every=10**9, patience=None),
+        seed=SEED,
+        device=device,
+    )
+    teacher_source = f"NOT notebook 04's model (missing): fine-tuned here on {n} samples"
+print("teacher:", teacher_source)
+test_texts = make_prompts(test)
+example_batch = {k: v for k, v in tokenize(tok, test_texts[:256], 128).items()}
+print("prompt tokens in the 256-prompt batch:", example_batch["input_ids"].shape)
+
+# %% [markdown]
+# ## 3. Parameters, FLOPs, latency, throughput, memory
+#
+# **FLOPs** are counted by running one call under `torch.utils.flop_counter.FlopCounterMode`,
+# which adds 2·M·N·K for every matrix product. Two kinds of product escape it and are added:
+# PyTorch's fused CPU attention kernel, which the cross-encoder and GPT-2 use for $QK^\top$ and
+# weights·V (`compute.count_flops` counts it with PyTorch's own attention formula), and sparse
+# products, used by LightGCN's propagation (added by hand: 2 · nnz · d per layer). Each count is
+# checked against a hand formula on a tiny configuration in `tests/test_compute.py`. Divided by
+# the scored items of the call. **Latency** is the median of a few timed calls after warm-up;
+# **throughput** is scored items per second at batch 256. **Peak memory** is the extra resident
+# memory during one batch-256 call (sampled every millisecond on CPU; `max_memory_allocated` on
+# GPU).
+
+# %%
+rows = []
+users1 = rng.choice(np.arange(1, num_users), 1)
+users256 = rng.choice(np.arange(1, num_users), 256)
+for name, model in [("mf", mf), ("lightgcn", lightgcn), ("sasrec", sasrec), ("gpt-rec", gptrec)]:
+    model.to("cpu")  # the ranking models are small: CPU numbers are what a CPU server sees
+    call1, call256 = partial(rank_call, name, users1), partial(rank_call, name, users256)
+    mem = peak_memory_mb(call256)  # first: before the allocator pools memory
+    flops = count_flops(call256)
+    if name == "lightgcn":  # FlopCounterMode does not see torch.sparse.mm
+        flops += 2 * lightgcn.adj._nnz() * 64 * lightgcn.num_layers
+    lat1 = measure_latency(call1, repeats=REPEATS)
+    lat256 = measure_latency(call256, repeats=REPEATS)
+    rows.append(
+        {
+            "model": name,
+            "params": count_parameters(model),
+            "flops_per_item": flops / (256 * catalogue),
+            "latency_ms_b1": 1000 * lat1,
+            "throughput_b256": 256 * catalogue / lat256,
+            "peak_mb": mem,
+            "device": "cpu",
+            "size_mb": serialized_mb(model),
+        }
+    )
+
+
+# %%
+def encoder_call(model, texts, dev):
+    batch = tokenize(tok, texts, 128, dev)
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+teacher_int8 = quantize_int8(teacher)  # CPU only
+encoders = [("lm-full", teacher, device), ("lm-int8", teacher_int8, torch.device("cpu"))]
+if device.type != "cpu":
+    encoders.append(("lm-full-cpu", teacher.to("cpu"), torch.device("cpu")))
+    teacher.to(device)
+fp32_flops = None
+for name, model, dev in encoders:
+    call1 = partial(encoder_call, model, test_texts[:1], dev)
+    call256 = partial(encoder_call, model, test_texts[:256], dev)
+    mem = peak_memory_mb(call256, device=dev)
+    # the counter does not see quantised kernels: int8 runs the same products as fp32
+    fp32_flops = fp32_flops or count_flops(call256)
+    flops = fp32_flops
+    lat1 = measure_latency(call1, REPEATS, device=dev)
+    lat256 = measure_latency(call256, max(2, REPEATS // 2), 1, dev)
+    rows.append(
+        {
+            "model": name,
+            "params": count_parameters(teacher),
+            "flops_per_item": flops / 256,
+            "latency_ms_b1": 1000 * lat1,
+            "throughput_b256": 256 / lat256,
+            "peak_mb": mem,
+            "device": dev.type,
+            "size_mb": serialized_mb(model),
+        }
+    )
+cost = pd.DataFrame(rows).set_index("model")
+cost.round(2)
+
+# %% [markdown]
+# Dynamic int8 quantisation counts the same FLOPs (the counter sees the same products) but
+# runs them as int8 matrix products with fp32 accumulation. Compare the cross-encoder's per-item
+# FLOPs with the ranking models' in the table: it runs six transformer layers over a prompt of
+# about a hundred tokens for *every* (user, item) pair, where the others encode the user once
+# and pay one 64-d dot product per item.
+#
+# ## 4. Training time per epoch
+# One epoch each on MovieLens-100K with the settings of their notebooks; the cross-encoder's
+# "epoch" is notebook 04's 2,000 training prompts, timed on a few steps and extrapolated.
+
+# %%
+train_epoch_s = {}
+start = time.perf_counter()
+train_mf(ratings, MFConfig(num_users, num_items, epochs=1), seed=SEED, progress=False)
+train_epoch_s["mf"] = time.perf_counter() - start
+lg = LightGCN(R, emb_dim=64, num_layers=3)
+start = time.perf_counter()
+train_bpr(lg, ratings, num_items, epochs=1, progress=False)
+train_epoch_s["lightgcn"] = time.perf_counter() - start
+train_epoch_s["sasrec"] = train_sasrec(
+    SASRec(sasrec_cfg), seqs, epochs=1, progress=False
+)["wall_s"]
+train_epoch_s["gpt-rec"] = train_gpt_rec(
+    GPTRec(GPTRecConfig(num_items=num_items, max_len=50)), seqs, epochs=1, progress=False
+)["wall_s"]
+probe_n = by_profile(PROFILE, smoke=16, full=64)
+tok_, scratch = load_base_model(BASE_MODEL, kind="classification", device=device)
+h = finetune_text_model(
+    scratch,
+    tok_,
+    make_prompts(parts["train"].head(probe_n)),
+    parts["train"][LABEL_COL].to_numpy()[:probe_n],
+    FinetuneConfig(eval_every=10**9, patience=None),
+    seed=SEED,
+    device=device,
+    progress=False,
+)
+train_epoch_s["lm-full"] = h["wall_s"] / probe_n * 2000
+del scratch
+cost["train_epoch_s"] = pd.Series(train_epoch_s)
+cost[["params", "train_epoch_s"]].round(2)
+
+# %% [markdown]
+# ## 5. Compressing the cross-encoder
+#
+# **Dynamic int8 quantisation** (`torch.ao.quantization.quantize_dynamic`): every `nn.Linear`
+# keeps int8 weights (4× smaller) and quantises its input on the fly; nothing is retrained.
+#
+# **Magnitude pruning** (`torch.nn.utils.prune`): *unstructured* pruning zeroes the given share
+# of each layer's weights with the smallest |w|; *structured* pruning zeroes whole output rows
+# (neurons) with the smallest L2 norm. Nothing is retrained here. The zeros are stored in dense
+# tensors, so the model is neither smaller nor, without sparse kernels, faster: the cell measures
+# both the quality cost and the speed, on the first prompts of the test set.
+#
+# **Distillation:** a small MLP student (an item embedding plus the four features of notebook
+# 04) is trained to reproduce the teacher's logit on samples the teacher labels, with no true
+# label used. Its cost is a few thousand FLOPs per item.
+
+# %%
+t_fp32 = predict_texts(teacher, tok, test_texts, device=device, desc="fp32")
+t_int8 = predict_texts(teacher_int8, tok, test_texts, device="cpu", desc="int8")
+auc_fp32, auc_int8 = auc(y_test, t_fp32), auc(y_test, t_int8)
+
+print(f"AUC fp32 {auc_fp32:.4f}, int8 {auc_int8:.4f}")
+
+# %%
+N_PRUNE = by_profile(PROFILE, smoke=100, full=600, gpu=2500)  # test prompts scored per variant
+fp32_cpu_thr = cost.loc["lm-full" if device.type == "cpu" else "lm-full-cpu", "throughput_b256"]
+sub_y, sub_users = y_test[:N_PRUNE], test[USER_COL].to_numpy()[:N_PRUNE]
+prune_rows = [{"variant": "none (fp32)", "sparsity": 0.0, "AUC": auc(sub_y, t_fp32[:N_PRUNE]), "speed-up": 1.0}]
+for structured in [False, True]:
+    for amount in by_profile(PROFILE, smoke=[0.5], full=[0.3, 0.5, 0.7]):
+        pruned = prune_linear(teacher, amount, structured=structured)
+        scores = predict_texts(pruned, tok, test_texts[:N_PRUNE], device="cpu", progress=False)
+        lat = measure_latency(partial(encoder_call, pruned, test_texts[:256], torch.device("cpu")), max(2, REPEATS // 2), 1)
+        lo, hi = bootstrap_auc_ci(sub_y, scores, sub_users, n_boot=by_profile(PROFILE, smoke=100, full=1000), seed=SEED)
+        prune_rows.append({"variant": f"{'structured' if structured else 'unstructured'} {amount:.0%}",
+                           "sparsity": linear_sparsity(pruned), "AUC": auc(sub_y, scores), "95% low": lo,
+                           "95% high": hi, "speed-up": 256 / lat / fp32_cpu_thr})
+pruning = pd.DataFrame(prune_rows).set_index("variant")
+pruning.round(4)
+
+# %%
+pool = parts["train_pool"].sample(min(N_DISTILL, len(parts["train_pool"])), random_state=SEED + 1)
+start = time.perf_counter()
+teacher_pool = predict_texts(teacher, tok, make_prompts(pool), device=device, desc="teacher labels")
+label_s = time.perf_counter() - start
+X_COLS = list(FEATURE_COLS)
+scaler = StandardScaler().fit(pool[X_COLS])
+student = MLPStudent(num_items, len(X_COLS))
+dist_hist = distill(
+    student,
+    pool[ITEM_COL].to_numpy(),
+    scaler.transform(pool[X_COLS]),
+    teacher_pool,
+    epochs=by_profile(PROFILE, smoke=5, full=40),
+    seed=SEED,
+)
+test_items = torch.as_tensor(test[ITEM_COL].to_numpy(np.int64).copy())
+test_x = torch.as_tensor(scaler.transform(test[X_COLS]), dtype=torch.float32)
+with torch.no_grad():
+    s_scores = student(test_items, test_x).numpy()
+auc_student = auc(y_test, s_scores)
+
+# %%
+idx256 = torch.as_tensor(rng.integers(0, len(test), 256))
+st_flops = count_flops(lambda: student(test_items[idx256], test_x[idx256])) / 256
+st_lat1 = measure_latency(lambda: student(test_items[:1], test_x[:1]), REPEATS)
+st_lat256 = measure_latency(lambda: student(test_items[idx256], test_x[idx256]), REPEATS)
+cost.loc["student-mlp"] = {
+    "params": count_parameters(student),
+    "flops_per_item": st_flops,
+    "latency_ms_b1": 1000 * st_lat1,
+    "throughput_b256": 256 / st_lat256,
+    "peak_mb": peak_memory_mb(lambda: student(test_items[idx256], test_x[idx256])),
+    "device": "cpu",
+    "size_mb": serialized_mb(student),
+    "train_epoch_s": dist_hist["wall_s"] / len(dist_hist["loss"]),
+}
+
+# %%
+# the feature baseline of notebook 04, for the same comparison
+logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+    parts["train_all"][X_COLS], parts["train_all"][LABEL_COL]
+)
+auc_logreg = auc(y_test, logreg.predict_proba(test[X_COLS])[:, 1])
+lr_lat256 = measure_latency(lambda: logreg.predict_proba(test[X_COLS].iloc[:256]), REPEATS)
+cost.loc["feature-logreg"] = {
+    "params": 5,
+    "flops_per_item": 2 * len(X_COLS),
+    "latency_ms_b1": 1000
+    * measure_latency(lambda: logreg.predict_proba(test[X_COLS].iloc[:1]), REPEATS),
+    "throughput_b256": 256 / lr_lat256,
+    "peak_mb": 0.0,
+    "device": "cpu",
+    "size_mb": 0.0,
+    "train_epoch_s": np.nan,
+}
+
+# %%
+# speed-ups are against the fp32 cross-encoder on the CPU (int8 dynamic quantisation is CPU-only)
+fp32_cpu = cost.loc["lm-full" if device.type == "cpu" else "lm-full-cpu", "throughput_b256"]
+speed_int8 = cost.loc["lm-int8", "throughput_b256"] / fp32_cpu
+speed_student = cost.loc["student-mlp", "throughput_b256"] / fp32_cpu
+compress = pd.DataFrame(
+    {
+        "AUC": [auc_fp32, auc_int8, auc_student, auc_logreg],
+        "speed-up vs fp32 (CPU, batch 256)": [
+            1.0,
+            speed_int8,
+            speed_student,
+            cost.loc["feature-logreg", "throughput_b256"] / fp32_cpu,
+        ],
+        "size MB": [
+            cost.loc["lm-full", "size_mb"],
+            cost.loc["lm-int8", "size_mb"],
+            cost.loc["student-mlp", "size_mb"],
+            0.0,
+        ],
+    },
+    index=["lm-full (fp32)", "lm-int8", "student-mlp", "feature-logreg"],
+)
+print(
+    f"teacher labelled {len(pool):,} samples in {label_s:.1f} s; student trained in {dist_hist['wall_s']:.1f} s"
+)
+compress.round(4)
+
+# %%
+record("lm-full", "tallrec-time", "auc", auc_fp32, samples=len(test))
+record("lm-int8", "tallrec-time", "auc", auc_int8, samples=len(test))
+record("lm-int8", "tallrec-time", "speedup", speed_int8)
+for variant, r in pruning.drop(index="none (fp32)").iterrows():
+    name = "lm-pruned-" + variant.replace(" ", "-").replace("%", "")
+    for metric, col in [("auc", "AUC"), ("auc_ci_low", "95% low"), ("auc_ci_high", "95% high"),
+                        ("speedup", "speed-up"), ("sparsity", "sparsity")]:
+        record(name, "tallrec-time-prune", metric, r[col], samples=N_PRUNE)
+record("student-mlp", "tallrec-time", "auc", auc_student, samples=len(test))
+record("student-mlp", "tallrec-time", "speedup", speed_student)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(dist_hist["loss"], marker=".")
+ax.set(xlabel="epoch", ylabel="MSE to the teacher's logit", title="Distillation loss")
+plt.show()
+
+# %% [markdown]
+# ## 6. Cost per million scored items, and quality against cost
+# Throughput at batch 256 on this machine, priced at `PRICE_CPU_HOUR` (or `PRICE_GPU_HOUR` on
+# a GPU). Quality comes from the other notebooks' recorded results where they exist: each
+# panel is one protocol, because numbers from different protocols cannot share an axis.
+
+# %%
+cost["price_per_hour"] = [PRICE_GPU_HOUR if d == "cuda" else PRICE_CPU_HOUR for d in cost["device"]]
+cost["cost_per_million"] = [
+    cost_per_million(t, p)
+    for t, p in zip(cost["throughput_b256"], cost["price_per_hour"], strict=True)
+]
+for name, row in cost.iterrows():
+    for metric in (
+        "params",
+        "flops_per_item",
+        "latency_ms_b1",
+        "throughput_b256",
+        "peak_mb",
+        "cost_per_million",
+    ):
+        record(name, "compute-" + row["device"], metric, row[metric])
+    if not np.isnan(row["train_epoch_s"]):
+        record(name, "compute-" + row["device"], "train_epoch_s", row["train_epoch_s"])
+cost.style.format(
+    {
+        "cost_per_million": "{:.2e}",
+        "throughput_b256": "{:,.0f}",
+        "flops_per_item": "{:.3g}",
+        "params": "{:,.0f}",
+    },
+    precision=3,
+)
+
+# %%
+results = read_results(RESULTS_PATH)
+
+
+def quality(notebook, model, protocol, metric):
+    try:
+        return get_metric(results, notebook, model, protocol, metric)
+    except KeyError:
+        return None
+
+
+panels = {
+    "04 task, AUC (tallrec-time)": {
+        "lm-full": auc_fp32,
+        "lm-int8": auc_int8,
+        "student-mlp": auc_student,
+        "feature-logreg": auc_logreg,
+    },
+    "next item, NDCG@10 (loo-full)": {
+        "sasrec": quality("03_attention_math", "sasrec", "loo-full", "ndcg@10"),
+        "gpt-rec": quality("05_generative_recommendation", "gpt-rec", "loo-full", "ndcg@10"),
+    },
+    "top-10, NDCG@10 (msr-75-25)": {
+        "lightgcn": quality("06_user_item_graphs", "lightgcn", "msr-75-25", "ndcg@10"),
+        "mf": quality("06_user_item_graphs", "bpr", "msr-75-25", "ndcg@10"),  # BPR-MF: MF's shape
+    },
+}
+missing = [f"{m} ({p})" for p, d in panels.items() for m, v in d.items() if v is None]
+if missing:
+    print("no recorded quality yet for:", ", ".join(missing), "- run notebooks 03, 05 and 06 first")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+for ax, (title, qual) in zip(axes, panels.items(), strict=True):
+    names = [m for m, v in qual.items() if v is not None]
+    if not names:
+        ax.set_title(title + "\n(no results recorded yet)")
+        continue
+    c = cost.loc[names, "cost_per_million"].to_numpy()
+    q = np.array([qual[m] for m in names])
+    front = pareto_front(c, q)
+    ax.scatter(c, q, c=np.where(front, "tab:red", "tab:blue"))
+    for name, x, yq in zip(names, c, q, strict=True):
+        ax.annotate(name, (x, yq), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    order = np.argsort(c[front])
+    ax.plot(c[front][order], q[front][order], "r--", lw=0.8, label="Pareto frontier")
+    ax.set(
+        xscale="log", xlabel="cost per million scored items (log)", ylabel="quality", title=title
+    )
+    ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 7. Summary
+#
+# Printed from this run: the recorded numbers, then one line per claim with its verdict
+# (claims of the source articles: [docs/claims.md](../docs/claims.md)).
+
+# %% tags=["summary"]
+show = ["params", "flops_per_item", "latency_ms_b1", "throughput_b256", "peak_mb", "cost_per_million", "train_epoch_s"]
+print(cost[show].map(fmt).to_string(), "\n")
+flops, thr = cost["flops_per_item"], cost["throughput_b256"]
+on_front, half, base_auc = {}, pruning.loc["unstructured 50%"], pruning.loc["none (fp32)", "AUC"]
+for title, qual in panels.items():
+    names = [m for m, v in qual.items() if v is not None]
+    if names:
+        mask = pareto_front(cost.loc[names, "cost_per_million"].to_numpy(), [qual[m] for m in names])
+        on_front[title] = [n for n, f in zip(names, mask, strict=True) if f]
+print("\n".join([
+    verdict("language models in recommendation are limited by compute (LLM compute limits)",
+            flops["lm-full"] > 1000 * flops["mf"],
+            f"FLOPs per scored item: cross-encoder {fmt(flops['lm-full'])}, SASRec {fmt(flops['sasrec'])}, "
+            f"GPT-rec {fmt(flops['gpt-rec'])}, MF {fmt(flops['mf'])}; items/s at batch 256: cross-encoder "
+            f"{fmt(thr['lm-full'])}, MF {fmt(thr['mf'])}; cost per million: cross-encoder "
+            f"{fmt(cost.loc['lm-full', 'cost_per_million'])}, SASRec {fmt(cost.loc['sasrec', 'cost_per_million'])}"),
+    verdict("int8 quantisation makes the cross-encoder faster on this CPU", speed_int8 > 1,
+            f"speed-up ×{fmt(speed_int8)}, size {fmt(cost.loc['lm-full', 'size_mb'])} -> "
+            f"{fmt(cost.loc['lm-int8', 'size_mb'])} MB, AUC {fmt(auc_fp32)} -> {fmt(auc_int8)}"),
+    verdict("a distilled student keeps the teacher's quality", auc_student >= auc_fp32 - 0.01,
+            f"student AUC {fmt(auc_student)} vs teacher {fmt(auc_fp32)} at ×{fmt(speed_student)} the speed; "
+            f"the plain feature regression: {fmt(auc_logreg)}"),
+    verdict("half the weights pruned by magnitude, the cross-encoder keeps its quality (LLM compute limits)",
+            bool(base_auc <= half["95% high"]),
+            f"unstructured 50%: AUC {fmt(base_auc)} -> {fmt(half['AUC'])} [{fmt(half['95% low'])}, "
+            f"{fmt(half['95% high'])}]; structured 50%: {fmt(pruning.loc['structured 50%', 'AUC'])}"),
+    verdict("sparsity makes it faster on this CPU", bool(pruning["speed-up"].iloc[1:].max() > 1.1),
+            "speed-ups with dense kernels: " + ", ".join(f"{v} ×{fmt(s)}" for v, s in pruning["speed-up"].iloc[1:].items())),
+    *(verdict(f"Pareto frontier, {t}", None if not f else True, ", ".join(f)) for t, f in on_front.items()),
+]).replace("[supported] Pareto", "[measured] Pareto").replace("[undecided] Pareto", "[measured] Pareto"))
+if PROFILE == "full":  # robust directions
+    assert flops["lm-full"] > 1000 * flops["mf"] and cost.loc["lm-full", "params"] == cost.loc["lm-int8", "params"]
+
+# %% [markdown] tags=["exercises"]
+# ## Exercises
+# 1. Set `torch.set_num_threads(1)` and re-measure. Which models lose most?
+# 2. Quantise SASRec with the same call. Does a 64-d model speed up?
+# 3. Give the student the teacher's `[CLS]` embedding of the *item title alone* (computed once
+#    per item) as an extra input. How much of the gap to the teacher closes?
+
+# %% [markdown] tags=["references"]
+# ## References
+# - B. Jacob et al. Quantization and Training of Neural Networks for Efficient
+#   Integer-Arithmetic-Only Inference. *CVPR* 2018.
+# - G. Hinton, O. Vinyals and J. Dean. Distilling the Knowledge in a Neural Network. 2015.
+# - J. Kaplan et al. Scaling Laws for Neural Language Models. 2020 (FLOPs ≈ 2 × parameters per
+#   token for a forward pass).
