@@ -12,6 +12,19 @@
 #     name: llm4rec
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 04_llm_finetuning
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
 # %% [markdown]
 # # 04 · Fine-tuning a pretrained language model as a recommender
 #
@@ -194,6 +207,55 @@ lengths = [len(tok(t)["input_ids"]) for t in make_prompts(lm_test)]
 print("prompt length in tokens: median", int(np.median(lengths)), "| max", max(lengths))
 del _
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1_history
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.1 (auto-graded): liked and disliked history
+# Write `split_history(items, ratings, threshold=3)`: two lists, the items rated above
+# `threshold` (liked) and the others (disliked), each in the original order. This is how every
+# prompt above is built. Where in the prompt would you put the liked items if the tokenizer cut
+# prompts from the *right*?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def split_history(items, ratings, threshold=3):
+    # BEGIN SOLUTION
+    liked = [i for i, r in zip(items, ratings, strict=True) if r > threshold]
+    disliked = [i for i, r in zip(items, ratings, strict=True) if r <= threshold]
+    return liked, disliked
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert split_history([7, 8, 9], [5, 3, 4]) == ([7, 9], [8])
+
+# %%
+# HIDDEN
+assert split_history([1, 2], [4, 4], threshold=4) == ([], [1, 2]) and split_history([], []) == ([], [])
+
+# %%
+# HIDDEN
+_items, _ratings = [10, 11, 12, 13], [1, 5, 3, 4]
+assert split_history(_items, _ratings) == ([11, 13], [10, 12])
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 2. Baselines that need no language model
 #
@@ -252,6 +314,58 @@ for name, fn in baseline_scores.items():
     # 2,500-sample LM test set is not a lucky or unlucky draw
     report_auc(name, test_all, fn(test_all), protocol="tallrec-time-all")
 pd.DataFrame(auc_rows).round(4)
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2_auc
+# points: 3
+
+# %% [markdown]
+# ### Exercise 2.1 (auto-graded): AUC as a probability
+# Write `my_auc(labels, scores)` without scikit-learn: the share of (liked, disliked) pairs in
+# which the liked sample scores higher, ties counting one half. Do it for all pairs at once
+# with numpy (sort the scores and use ranks, or compare with broadcasting for small inputs).
+# Why is the AUC of the popularity baseline above one half?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def my_auc(labels, scores):
+    # BEGIN SOLUTION
+    y, s = np.asarray(labels).astype(bool), np.asarray(scores, dtype=float)
+    pos, neg = s[y], s[~y]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (pos.size * neg.size))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert my_auc([1, 0, 1, 0], [0.9, 0.1, 0.4, 0.5]) == 0.75
+
+# %%
+# HIDDEN
+assert my_auc([1, 0], [0.5, 0.5]) == 0.5 and my_auc([0, 1, 1], [3, 1, 2]) == 0.0
+
+# %%
+# HIDDEN
+_g = np.random.default_rng(6)
+_y, _s = _g.integers(0, 2, 300), _g.integers(0, 10, 300)
+assert abs(my_auc(_y, _s) - auc(_y, _s)) < 1e-12
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # These baselines are strong. Two things explain it: whether a user likes a movie depends a
@@ -455,6 +569,66 @@ for name in [*FAMILY, "lm-full"]:
         }
     )
 pd.DataFrame(rows).set_index("model").round(4)
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3_counts
+# points: 3
+
+# %% [markdown]
+# ### Exercise 3.1 (auto-graded): the PEFT family's sizes
+# Write `adapter_count(method, layers, d, ffn, r=8, init_r=12, tokens=16)` for a BERT-style
+# encoder with `layers` layers, hidden size `d` and feed-forward size `ffn`, following the
+# table in section 3d: `"lora"` (query and value), `"ia3"` (key, value, and the inputs of both
+# output projections), `"adalora"` (query and value, starting rank `init_r`) and `"prefix"`.
+# Heads are not included. Which method's count does not depend on the adapted matrices at all?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def adapter_count(method, layers, d, ffn, r=8, init_r=12, tokens=16):
+    # BEGIN SOLUTION
+    if method == "lora":
+        return layers * 2 * r * (d + d)
+    if method == "ia3":
+        return layers * (d + d + d + ffn)
+    if method == "adalora":
+        return layers * 2 * init_r * (d + d + 1)
+    if method == "prefix":
+        return tokens * layers * 2 * d
+    raise ValueError(method)
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert adapter_count("lora", 6, 384, 1536) == 73_728
+
+# %%
+# HIDDEN
+assert [adapter_count(m, 6, 384, 1536) for m in ("ia3", "adalora", "prefix")] == [16_128, 110_736, 73_728]
+
+# %%
+# HIDDEN
+from llm4rec_utils.finetune import tiny_bert_classifier
+
+_base = tiny_bert_classifier(100)  # 2 layers, d = 32, feed-forward 64
+assert all(adapter_count(m, 2, 32, 64, r=4, init_r=6, tokens=5)
+           == adapter_param_formula(_base, AdapterSpec(m, r=4, init_r=6, virtual_tokens=5))
+           for m in ("lora", "ia3", "adalora", "prefix"))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ### Loss curves and the learning-rate schedule
@@ -689,6 +863,54 @@ pd.DataFrame(
     }
 ).round(4)
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4_rmse
+# points: 2
+
+# %% [markdown]
+# ### Exercise 4.1 (auto-graded): RMSE of a clipped prediction
+# Write `clipped_rmse(y, pred, low=1, high=5)`: clip the predictions to the rating scale, then
+# return the root mean squared error. Why can clipping never make the RMSE worse when every
+# true rating lies in [low, high]?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def clipped_rmse(y, pred, low=1, high=5):
+    # BEGIN SOLUTION
+    p = np.clip(np.asarray(pred, dtype=float), low, high)
+    return float(np.sqrt(np.mean((np.asarray(y, dtype=float) - p) ** 2)))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert clipped_rmse([1, 5], [0, 7]) == 0.0 and np.isclose(clipped_rmse([3, 3], [2, 4]), 1.0)
+
+# %%
+# HIDDEN
+_g = np.random.default_rng(7)
+_y, _p = _g.integers(1, 6, 500), _g.normal(3, 2, 500)
+assert np.isclose(clipped_rmse(_y, _p), rmse(_y, np.clip(_p, 1, 5))) and clipped_rmse(_y, _p) <= rmse(_y, _p)
+
+# %%
+# HIDDEN
+assert np.isclose(clipped_rmse([2], [2.5], low=0, high=10), 0.5)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 5. Candidate re-ranking (LLMRank / LLaRA style)
 # For test users: the true next item (the user's first test-period sample) plus 19 random
@@ -785,6 +1007,53 @@ rerank["random (expected)"] = {
 print(f"{len(firsts)} users, 20 candidates each")
 pd.DataFrame(rerank).T.round(4)
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q5_rank
+# points: 2
+
+# %% [markdown]
+# ### Exercise 5.1 (auto-graded): HR@1 and NDCG@10 from one rank
+# With one relevant item among 20 candidates, each metric depends only on its rank r (1 =
+# first). Write `rank_metrics(r, k=10)` returning `(hr_at_1, ndcg_at_k)`: HR@1 is 1 if r = 1;
+# NDCG@k is 1 / log₂(r + 1) if r ≤ k, else 0. Then average over r = 1 … 20 to find the random
+# floor quoted above.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def rank_metrics(r, k=10):
+    # BEGIN SOLUTION
+    return float(r == 1), float(1 / np.log2(r + 1)) if r <= k else 0.0
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert rank_metrics(1) == (1.0, 1.0) and rank_metrics(11) == (0.0, 0.0)
+
+# %%
+# HIDDEN
+assert np.isclose(rank_metrics(3)[1], 0.5) and rank_metrics(3, k=2) == (0.0, 0.0)
+
+# %%
+# HIDDEN
+_m = np.array([rank_metrics(r) for r in range(1, 21)]).mean(axis=0)
+assert np.isclose(_m[0], 0.05) and np.isclose(_m[1], 0.2272, atol=1e-4)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 6. Everything on one table
 
@@ -839,6 +1108,12 @@ artifact = Path(RESULTS_PATH).parent / "models" / "04_lm_full"
 lm_models["lm-full"].save_pretrained(artifact)
 tok.save_pretrained(artifact)
 print("saved to", artifact)
+
+# %% [markdown]
+# ### Exercise 6.1 (explain the number, not auto-graded)
+# In the table above, find the language model with the narrowest and the widest interval.
+# Both were scored on the same test samples: what makes one interval wider than the other? Then
+# say which single number in the table you would report to a product manager, and why.
 
 # %% [markdown]
 # ## 7. Summary
