@@ -12,6 +12,19 @@
 #     name: llm4rec
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 05_generative_recommendation
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
 # %% [markdown]
 # # 05 · Generative recommendation: a GPT-style language model over item tokens
 #
@@ -130,6 +143,54 @@ print("as titles:", decode(ids[0, :8].tolist()))
 print("labels are the same tokens shifted by one: position t predicts token t+1")
 
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1_shift
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.1 (auto-graded): inputs and labels of a causal LM
+# Write `lm_pair(sequence, bos)`: the model's input is the sequence with `bos` in front and its
+# last token dropped; the label at each position is the token that follows, i.e. the sequence
+# itself. Return `(inputs, labels)` as lists. Why does one history of n items give n training
+# examples at once?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def lm_pair(sequence, bos):
+    # BEGIN SOLUTION
+    seq = list(sequence)
+    return [bos] + seq[:-1], seq
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert lm_pair([5, 6, 7], 1) == ([1, 5, 6], [5, 6, 7])
+
+# %%
+# HIDDEN
+assert lm_pair([9], 0) == ([0], [9]) and lm_pair([], 0) == ([0], [])
+
+# %%
+# HIDDEN
+_x, _y = lm_pair(list(range(10, 30)), 2)
+assert all(_x[t + 1] == _y[t] for t in range(19)) and len(_x) == len(_y) == 20
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 2. Train GPT-rec, SASRec and popularity on the same split
 #
@@ -187,6 +248,16 @@ results = pd.DataFrame(rows)
 print(results.pivot(index="model", columns="protocol", values=["hr@10", "ndcg@10"]).round(4).to_string())
 
 # %% [markdown]
+# ### Exercise 2.1 (change and measure, not auto-graded)
+# Train GPT-rec with `emb_dim=32` and with `emb_dim=128` (same epochs and seed) and set their
+# test NDCG@10 and intervals beside SASRec's. Is the model's size what separates GPT-rec from
+# SASRec here, or the objective?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 3. Recommendation as generation
 #
 # Instead of scoring all items, let the model *write* the continuation of a user's sentence.
@@ -216,6 +287,57 @@ top1 = top_k_items(gpt_score_fn(gpt, train_valid_seqs)(check_users), 1, exclude=
 first_item_agrees = float((first_greedy == top1).mean())
 print(f"first greedy item = top-1 of the full ranking for {first_item_agrees:.0%} of {len(check_users)} users")
 assert first_item_agrees == 1.0
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3_postprocess
+# points: 2
+
+# %% [markdown]
+# ### Exercise 3.1 (auto-graded): the post-processing a generated list needs
+# Write `top_unseen(scores, seen, k)`: the indices of the `k` highest scores, best first,
+# leaving out every index in `seen`; ties broken by the lower index. This is what removes
+# watched and repeated items from a generated list.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def top_unseen(scores, seen, k):
+    # BEGIN SOLUTION
+    s = np.asarray(scores, dtype=float).copy()
+    s[list(seen)] = -np.inf
+    return [int(i) for i in np.argsort(-s, kind="stable")[:k]]
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert top_unseen([0.1, 0.9, 0.5, 0.7], {1}, 2) == [3, 2]
+
+# %%
+# HIDDEN
+assert top_unseen([1.0, 1.0, 1.0], set(), 3) == [0, 1, 2] and top_unseen([3, 2, 1], {0, 1, 2}, 0) == []
+
+# %%
+# HIDDEN
+_g = np.random.default_rng(8)
+_s = _g.normal(size=50)
+_seen = set(_g.choice(50, 10, replace=False).tolist())
+_ours = top_unseen(_s, _seen, 5)
+assert not set(_ours) & _seen and _ours == sorted(set(range(50)) - _seen, key=lambda i: -_s[i])[:5]
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 4. Pre-train, then fine-tune (the *LLM4Rec pipeline* article's recipe)
@@ -249,6 +371,16 @@ print(results[results.model.str.contains("window|finetuned")].round(4).to_string
 print(f"wall time: pre-train {pre_hist['wall_s']:.0f} s + fine-tune {ft_hist['wall_s']:.0f} s; scratch {scratch_hist['wall_s']:.0f} s")
 
 # %% [markdown]
+# ### Exercise 4.1 (change and measure, not auto-graded)
+# Fine-tune on the last 5 instead of the last 20 interactions of each user. Does
+# pre-training help more or less when the fine-tuning window is short? Explain with the two
+# intervals.
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 5. A small scaling sweep
 #
 # Three sizes, the same data and epoch budget. On 100,000 interactions the catalogue embedding
@@ -277,6 +409,15 @@ for a in ax:
 plt.tight_layout()
 plt.show()
 print(scaling.round(4).to_string(index=False))
+
+# %% [markdown]
+# ### Exercise 5.1 (change and measure, not auto-graded)
+# Add a point to the sweep with 4 layers. Plot NDCG@10 against parameters on a log axis:
+# does the curve still rise, and what would you need to know before calling it a scaling law?
+
+# %%
+# your code here
+
 
 # %% [markdown]
 # ## 6. Item text inside the item token
@@ -314,6 +455,15 @@ print(f"{len(rare_test)} test users whose target has <= 20 training interactions
 print(pd.DataFrame(rare).T[["hr@10", "ndcg@10"]].round(4).to_string())
 
 # %% [markdown]
+# ### Exercise 6.1 (explain, not auto-graded)
+# Print the five nearest neighbours of one film by its text-initialised embedding before and
+# after training. Which neighbours did training replace, and what do the new ones share?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 7. One table, one chart
 
 # %%
@@ -325,6 +475,12 @@ print(results.round(4).to_string(index=False))
 ratio_sas = table.loc["gpt-rec", "loo-full"] / table.loc["sasrec-same-budget", "loo-full"]
 ratio_pop = table.loc["gpt-rec", "loo-full"] / table.loc["popularity", "loo-full"]
 print(f"GPT-rec / SASRec NDCG@10 (loo-full): {ratio_sas:.2f}; GPT-rec / popularity: {ratio_pop:.1f}x")
+
+# %% [markdown]
+# ### Exercise 7.1 (explain the number, not auto-graded)
+# Which model in the table would you deploy for a catalogue that changes every day, and
+# which for one that never changes? Use the table's numbers and one property of each model that
+# the table does not show.
 
 # %% [markdown]
 # ## 8. Record the numbers

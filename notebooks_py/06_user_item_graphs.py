@@ -12,6 +12,19 @@
 #     name: llm4rec
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 06_user_item_graphs
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
 # %% [markdown]
 # # 06 · User/item graphs: from matrix factorisation to LightGCN, language-model and knowledge graphs
 #
@@ -132,6 +145,16 @@ A_hat = normalize_adjacency(bipartite_adjacency(R_all))
 print(f"real graph: Â is {A_hat.shape}, {A_hat.nnz:,} non-zeros, symmetric: {abs(A_hat - A_hat.T).max() < 1e-12}")
 
 # %% [markdown]
+# ### Exercise 1.1 (explain the number, not auto-graded)
+# Compute the degree of every item node in the bipartite graph and the share of items with
+# fewer than five ratings. What does that share predict about how well a graph model can place
+# those items?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 2. Explicit matrix factorisation (the squared-error objective of *LLM-rec potential and challenges*)
 #
 # $\hat r_{ui} = \mu + b_u + b_i + p_u\cdot q_i$, fitted by minimising
@@ -169,6 +192,52 @@ mf_folds = pd.DataFrame(fold_rows)
 print(mf_folds.round(4).to_string(index=False))
 print(f"MF {N_FOLDS}-fold RMSE {mf_folds.rmse.mean():.4f} ± {mf_folds.rmse.std():.4f}, MAE {mf_folds.mae.mean():.4f} "
       "(Surprise SVD 0.934, SVD++ 0.919: published anchors)")
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2_mf
+# points: 2
+
+# %% [markdown]
+# ### Exercise 2.1 (auto-graded): the biased MF prediction
+# Write `mf_predict(mu, b_u, b_i, p_u, q_i)`: the global mean plus the user and item biases plus
+# the dot product of the user and item factors. With every factor zero, what does the model
+# predict, and which baseline is that?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def mf_predict(mu, b_u, b_i, p_u, q_i):
+    # BEGIN SOLUTION
+    return float(mu + b_u + b_i + np.dot(p_u, q_i))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert mf_predict(3.5, 0.2, -0.1, [1.0, 2.0], [0.5, 0.25]) == 3.5 + 0.2 - 0.1 + 1.0
+
+# %%
+# HIDDEN
+assert mf_predict(3.0, 0.0, 0.0, np.zeros(8), np.ones(8)) == 3.0
+
+# %%
+# HIDDEN
+_p, _q = np.arange(4.0), np.ones(4)
+assert mf_predict(0, 1, 1, _p, _q) == 8.0
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Implicit models under two protocols
@@ -299,6 +368,55 @@ for proto, tab in tables.items():
     tab["train_wall_s"] = [cf[proto][1][m]["train_wall_s"] for m in tab.index]
     print(f"\n{proto}\n", tab.round(4).to_string())
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3_bpr
+# points: 2
+
+# %% [markdown]
+# ### Exercise 3.1 (auto-graded): the BPR loss
+# Write `bpr_loss(pos_scores, neg_scores)`: the mean over pairs of −log σ(pos − neg), computed
+# stably as log(1 + exp(neg − pos)) with `np.logaddexp`. Why does BPR only care about the
+# *difference* between a positive and a negative score?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def bpr_loss(pos_scores, neg_scores):
+    # BEGIN SOLUTION
+    diff = np.asarray(neg_scores, dtype=float) - np.asarray(pos_scores, dtype=float)
+    return float(np.logaddexp(0.0, diff).mean())
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert np.isclose(bpr_loss([0.0], [0.0]), np.log(2)) and bpr_loss([100.0], [0.0]) < 1e-12
+
+# %%
+# HIDDEN
+assert np.isfinite(bpr_loss([-1000.0], [1000.0])) and np.isclose(bpr_loss([-1000.0], [1000.0]), 2000.0)
+
+# %%
+# HIDDEN
+_g = np.random.default_rng(9)
+_p, _n = _g.normal(size=100), _g.normal(size=100)
+_ref = -torch.nn.functional.logsigmoid(torch.tensor(_p - _n)).mean().item()
+assert np.isclose(bpr_loss(_p, _n), _ref) and np.isclose(bpr_loss(_p + 5, _n + 5), bpr_loss(_p, _n))
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ### LightGCN: how many propagation layers?
 #
@@ -375,6 +493,16 @@ print(f"{len(r):,} test ratings; cos(h_u, h_i) > 0 for {np.mean(cos > 0):.1%} of
 leak.round(4)
 
 # %% [markdown]
+# ### Exercise 4.1 (change and measure, not auto-graded)
+# Give the fusion weight λ five values from 0 to 1 and plot the validation NDCG@10 against
+# λ. Is the chosen λ at a clear peak or on a plateau? What does that say about how much the
+# language-model graph adds?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 5. The knowledge graph (*LLM personalisation*)
 #
 # Notebook 01 showed the relations (actors, directors, genres, awards ...). Two films are
@@ -419,6 +547,15 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Exercise 5.1 (change and measure, not auto-graded)
+# Keep only the knowledge-graph relations of one kind (for example the director) and
+# rebuild the item graph. Which relation carries most of the knowledge graph's gain?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 6. Cold-start items
 #
 # Hold out 10% of the items entirely: all their interactions leave training. Collaborative
@@ -448,6 +585,11 @@ for name, fn in cold_fns.items():
 cold_table = pd.DataFrame(cold_rows).T
 print(f"{len(cold)} cold items, {len(cold_test):,} held-out interactions")
 print(cold_table.round(4).to_string())
+
+# %% [markdown]
+# ### Exercise 6.1 (explain the number, not auto-graded)
+# The held-out items are cold in this section. Why does popularity score close to a random
+# guess on them, and what would a fair baseline for cold items be?
 
 # %% [markdown]
 # ## 7. A feedback loop: bandits choosing among recommenders (*LLM personalisation*, *LLM-rec potential and challenges*)
@@ -482,6 +624,56 @@ ax.set(xlabel="round", ylabel="cumulative clicks (hit@10)", title="Bandits choos
 ax.legend(fontsize=8, ncol=2)
 plt.show()
 print({k: int(v[-1]) for k, v in {**curves, **fixed}.items()})
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q7_ucb
+# points: 2
+
+# %% [markdown]
+# ### Exercise 7.1 (auto-graded): UCB1's choice
+# Write `ucb1_arm(counts, means, t)`: play any arm never played yet (the first such arm);
+# otherwise the arm with the highest `mean + sqrt(2 ln t / count)`. Why does an arm that has
+# been played rarely get a bonus even when its mean is low?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def ucb1_arm(counts, means, t):
+    # BEGIN SOLUTION
+    counts, means = np.asarray(counts, dtype=float), np.asarray(means, dtype=float)
+    if (counts == 0).any():
+        return int(np.argmax(counts == 0))
+    return int(np.argmax(means + np.sqrt(2 * np.log(t) / counts)))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert ucb1_arm([3, 0, 2], [0.9, 0.0, 0.1], 5) == 1 and ucb1_arm([10, 10], [0.2, 0.5], 20) == 1
+
+# %%
+# HIDDEN
+assert ucb1_arm([1000, 1], [0.6, 0.5], 1001) == 1  # the bonus of a rarely played arm
+
+# %%
+# HIDDEN
+_b = bandits.UCB1(3)
+_b.n, _b.mean = np.array([5.0, 7.0, 2.0]), np.array([0.3, 0.4, 0.1])
+assert ucb1_arm(_b.n, _b.mean, 15) == _b.select(14)  # the package's t counts from 0
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 8. Record the numbers

@@ -12,6 +12,19 @@
 #     name: llm4rec
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 08_compute_and_cost
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
 # %% [markdown]
 # # 08 · Compute and cost: what each model costs to train and to serve
 #
@@ -171,6 +184,12 @@ def rank_call(model_name, users):
 
 
 # %% [markdown]
+# ### Exercise 1.1 (explain, not auto-graded)
+# For each model in the table, say what one "scored item" costs it: which parts run once per
+# user, once per item, and once per (user, item) pair? Which model's cost grows with the
+# length of the user's history?
+
+# %% [markdown]
 # ## 2. The cross-encoder from notebook 04 and its test data
 
 # %%
@@ -210,6 +229,15 @@ print("teacher:", teacher_source)
 test_texts = make_prompts(test)
 example_batch = {k: v for k, v in tokenize(tok, test_texts[:256], 128).items()}
 print("prompt tokens in the 256-prompt batch:", example_batch["input_ids"].shape)
+
+# %% [markdown]
+# ### Exercise 2.1 (change and measure, not auto-graded)
+# Score the test prompts with `max_length=64` instead of 128. How many prompts get cut, how
+# much faster is scoring, and how much AUC does the cut cost?
+
+# %%
+# your code here
+
 
 # %% [markdown]
 # ## 3. Parameters, FLOPs, latency, throughput, memory
@@ -289,6 +317,51 @@ for name, model, dev in encoders:
 cost = pd.DataFrame(rows).set_index("model")
 cost.round(2)
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3_flops
+# points: 2
+
+# %% [markdown]
+# ### Exercise 3.1 (auto-graded): the FLOPs of a linear layer
+# Write `linear_flops(d_in, d_out, tokens=1)`: a dense layer does one multiply-add per weight
+# and token; count 2 operations per multiply-add and ignore the bias. Then estimate, by hand,
+# the FLOPs of MiniLM's six feed-forward blocks (384 → 1536 → 384) for a 100-token prompt.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def linear_flops(d_in, d_out, tokens=1):
+    # BEGIN SOLUTION
+    return 2 * d_in * d_out * tokens
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert linear_flops(384, 1536) == 2 * 384 * 1536
+
+# %%
+# HIDDEN
+assert linear_flops(64, 64, tokens=10) == 81_920
+
+# %%
+# HIDDEN
+assert 6 * (linear_flops(384, 1536, 100) + linear_flops(1536, 384, 100)) == 1_415_577_600
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # Dynamic int8 quantisation counts the same FLOPs (the counter sees the same products) but
 # runs them as int8 matrix products with fp32 accumulation. Compare the cross-encoder's per-item
@@ -331,6 +404,16 @@ train_epoch_s["lm-full"] = h["wall_s"] / probe_n * 2000
 del scratch
 cost["train_epoch_s"] = pd.Series(train_epoch_s)
 cost[["params", "train_epoch_s"]].round(2)
+
+# %% [markdown]
+# ### Exercise 4.1 (change and measure, not auto-graded)
+# Measure one training epoch of MF with batch sizes 256 and 4,096. Which one finishes the
+# epoch sooner on this CPU, and which reaches the lower validation loss after the same number
+# of epochs?
+
+# %%
+# your code here
+
 
 # %% [markdown]
 # ## 5. Compressing the cross-encoder
@@ -473,6 +556,61 @@ ax.plot(dist_hist["loss"], marker=".")
 ax.set(xlabel="epoch", ylabel="MSE to the teacher's logit", title="Distillation loss")
 plt.show()
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q5_prune
+# points: 2
+
+# %% [markdown]
+# ### Exercise 5.1 (auto-graded): a magnitude-pruning mask
+# Write `magnitude_mask(weight, sparsity)`: a boolean numpy mask of the same shape that is False
+# for the `round(sparsity × size)` entries with the smallest |w| and True elsewhere. (Unstructured
+# pruning multiplies the weight by this mask.) Why does the pruned model run no faster here?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def magnitude_mask(weight, sparsity):
+    # BEGIN SOLUTION
+    w = np.abs(np.asarray(weight, dtype=float))
+    n_drop = int(round(sparsity * w.size))
+    mask = np.ones(w.size, dtype=bool)
+    mask[np.argsort(w, axis=None, kind="stable")[:n_drop]] = False
+    return mask.reshape(w.shape)
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert magnitude_mask(np.array([[0.1, -2.0], [0.5, -0.05]]), 0.5).tolist() == [[False, True], [True, False]]
+
+# %%
+# HIDDEN
+from torch.nn.utils import prune as _prune
+
+_w = np.random.default_rng(10).normal(size=(16, 8))
+_lin = torch.nn.Linear(8, 16)
+_lin.weight.data = torch.tensor(_w, dtype=torch.float32)
+_ = _prune.l1_unstructured(_lin, "weight", amount=0.3)
+assert np.array_equal(magnitude_mask(_w, 0.3), _lin.weight_mask.numpy().astype(bool))
+
+# %%
+# HIDDEN
+assert magnitude_mask(np.ones((3, 3)), 0.0).all() and magnitude_mask(np.arange(10.0), 0.5).sum() == 5
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 6. Cost per million scored items, and quality against cost
 # Throughput at batch 256 on this machine, priced at `PRICE_CPU_HOUR` (or `PRICE_GPU_HOUR` on
@@ -560,11 +698,69 @@ for ax, (title, qual) in zip(axes, panels.items(), strict=True):
 plt.tight_layout()
 plt.show()
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q6_cost
+# points: 2
+
+# %% [markdown]
+# ### Exercise 6.1 (auto-graded): cost per million scored items
+# Write `million_cost(items_per_s, price_per_hour)`: what one million scored items cost on a
+# machine rented at `price_per_hour` that scores `items_per_s`. Raise a `ValueError` for a
+# throughput that is not positive. How many times more does the cross-encoder cost than MF?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def million_cost(items_per_s, price_per_hour):
+    # BEGIN SOLUTION
+    if items_per_s <= 0:
+        raise ValueError("throughput must be positive")
+    return price_per_hour / 3600 * 1e6 / items_per_s
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert np.isclose(million_cost(1000, 3.6), 1.0)
+
+# %%
+# HIDDEN
+assert all(np.isclose(million_cost(t, p), cost_per_million(t, p)) for t, p in [(80, 0.5), (4.5e8, 2.0), (111, 0.1)])
+try:
+    million_cost(0, 1.0)
+    _raised = False
+except ValueError:
+    _raised = True
+assert _raised
+
+# %%
+# HIDDEN
+assert np.isclose(million_cost(100, 1.0) / million_cost(1e6, 1.0), 1e4)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 7. Summary
 #
 # Printed from this run: the recorded numbers, then one line per claim with its verdict
 # (claims of the source articles: [docs/claims.md](../docs/claims.md)).
+#
+# ### Exercise 7.1 (explain, not auto-graded)
+# A product team wants to re-rank 200 candidates per request with the cross-encoder at 50
+# requests per second. From this notebook's throughput and cost numbers, how many CPU machines
+# would that take, and which compression or model would you try first?
 
 # %% tags=["summary"]
 show = ["params", "flops_per_item", "latency_ms_b1", "throughput_b256", "peak_mb", "cost_per_million", "train_epoch_s"]

@@ -12,6 +12,19 @@
 #     name: llm4rec
 # ---
 
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# # otter-grader's settings: `make student` builds the student edition and autograder from this notebook
+# name: 09_prompting_llms
+# init_cell: true
+# check_all_cell: false
+# export_cell: false
+# run_tests: false
+# generate: true
+# requirements: null
+# environment: null
+# files: []
+
 # %% [markdown]
 # # 09 · Prompting language models to rank: the LLMRank protocol, backends, and fine-tuning at scale
 #
@@ -174,6 +187,53 @@ shown = cands[0][np.random.default_rng(SEED).permutation(20)]
 print("\n" + rank_prompt(history(0), titles_of(shown), max_history=MAX_HISTORY))
 print("\n(the truth for this user:", item_title[cands[0, 0]] + ")")
 
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1_floor
+# points: 2
+
+# %% [markdown]
+# ### Exercise 1.1 (auto-graded): the random floor
+# Write `floor(n_candidates, k=10)` returning `(hr_at_1, ndcg_at_k)` for a ranker that orders
+# the candidates uniformly at random, with the true item somewhere among them: average the
+# metrics over every position it can land in. Any ranker worth reporting must beat this.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def floor(n_candidates, k=10):
+    # BEGIN SOLUTION
+    ranks = np.arange(1, n_candidates + 1)
+    return 1 / n_candidates, float(((ranks <= k) / np.log2(ranks + 1)).mean())
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+_h, _n = floor(20)
+assert np.isclose(_h, 0.05) and np.isclose(_n, 0.2272, atol=1e-4)
+
+# %%
+# HIDDEN
+assert all(np.isclose(floor(n, k)[1], random_floor(n, k)[f"ndcg@{k}"]) for n, k in [(5, 3), (50, 10), (100, 20)])
+
+# %%
+# HIDDEN
+assert floor(1) == (1.0, 1.0)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
 # %% [markdown]
 # ## 2. Parsing an answer
 # A chat model answers in prose. Each line of the answer is stripped of numbering and bullets,
@@ -198,6 +258,62 @@ for label, answer in answers.items():
 parsed = pd.DataFrame(rows).set_index("answer")
 assert parsed["valid"].tolist() == [True, True, False]
 parsed
+
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2_title
+# points: 2
+
+# %% [markdown]
+# ### Exercise 2.1 (auto-graded): matching an answer back to the catalogue
+# A model writes "The Usual Suspects", the catalogue says "Usual Suspects, The (1995)". Write
+# `clean_title(title)`: drop a trailing year in parentheses, lower-case, move a trailing
+# ", The" / ", A" / ", An" to the front, drop punctuation other than letters, digits and spaces,
+# and squeeze spaces.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def clean_title(title):
+    # BEGIN SOLUTION
+    import re
+
+    t = re.sub(r"\(\s*\d{4}\s*\)\s*$", "", title.strip()).strip().lower()
+    m = re.match(r"^(.*),\s*(the|a|an)$", t)
+    if m:
+        t = f"{m.group(2)} {m.group(1)}"
+    t = re.sub(r"[^a-z0-9 ]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+assert clean_title("Usual Suspects, The (1995)") == "the usual suspects" == clean_title("The Usual Suspects")
+
+# %%
+# HIDDEN
+assert clean_title("Star Wars (1977)") == "star wars" and clean_title("Seven (Se7en) (1995)") == "seven se7en"
+
+# %%
+# HIDDEN
+from llm4rec_utils.llmrank import normalize_title
+
+_titles = movie_titles(data.load_movielens_100k().items)
+assert sum(clean_title(t) == normalize_title(t) for t in _titles.values()) / len(_titles) > 0.95
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
 
 # %% [markdown]
 # ## 3. Backends behind one interface
@@ -279,6 +395,15 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Exercise 3.1 (change and measure, not auto-graded)
+# Give the bi-encoder only the last 5 titles of each history instead of all of them. Does
+# NDCG@10 move beyond its interval? What does that say about what the encoder reads?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 4. The protocol's biases
 # ### 4a. Candidate position
 # A ranker that reads a list can prefer what comes first. The test: rank the *same* candidates
@@ -332,6 +457,12 @@ ax.set(xlabel="mean popularity percentile of the item ranked first", xlim=(0, 1)
 plt.tight_layout()
 plt.show()
 pct.round(3)
+
+# %% [markdown]
+# ### Exercise 4.1 (explain, not auto-graded)
+# The scripted echo endpoint returns the candidates in the order shown. Using the position
+# spread and HR@1 printed above, explain why shuffling the candidates is part of the protocol,
+# and what a real LLM's spread would tell you.
 
 # %% [markdown]
 # ## 5. Prompted LLMs
@@ -402,6 +533,12 @@ else:
     print(f"{client.requests} requests to {server.url}, valid answers {echo[0].valid.mean():.0%}")
 
 # %% [markdown]
+# ### Exercise 5.1 (try it where you can, not auto-graded)
+# If you have a GPU or an OpenAI-compatible server, run this notebook with
+# `DECODER_MODEL` or `LLM_ENDPOINT` set (README: parameters). Compare the model's NDCG@10 with
+# SASRec's on the same candidates, and its position spread with the echo server's.
+
+# %% [markdown]
 # ## 6. TALLRec with a decoder ("Yes"/"No")
 # TALLRec (Bao et al. 2023) fine-tunes a causal LM (LLaMA-7B in the paper) with LoRA to answer
 # "Yes" or "No" to "will the user like this movie?". The score of a sample is logit("Yes") −
@@ -429,6 +566,15 @@ dec_auc = auc(parts["test"][LABEL_COL].to_numpy(), dec_scores)
 print(f"decoder + LoRA: {count_parameters(decoder, trainable_only=True):,} trainable parameters, "
       f"{len(dec_train_texts)} samples in {dec_hist['wall_s']:.1f} s, test AUC {dec_auc:.3f}{note}")
 print("an example prompt:", dec_train_texts[0][-160:])
+
+# %% [markdown]
+# ### Exercise 6.1 (change and measure, not auto-graded)
+# Train the tiny decoder's LoRA with `r=2` and `r=32`. Check the trainable counts against
+# the formula of notebook 04, and say why the AUC tells you nothing here.
+
+# %%
+# your code here
+
 
 # %% [markdown]
 # ## 7. Fine-tuning past one machine
@@ -475,6 +621,16 @@ print("final weights identical across processes:", ranks[0]["final_digest"] == r
 assert not shard[0] & shard[1] and ranks[0]["final_digest"] == ranks[1]["final_digest"]
 
 # %% [markdown]
+# ### Exercise 7.1 (change and measure, not auto-graded)
+# Run the 2-process training with a per-process batch of 2 and gradient accumulation 2 in
+# place of a batch of 4. Are the final weights the same? Which numbers must match for the
+# global batch to be the same?
+
+# %%
+# your code here
+
+
+# %% [markdown]
 # ## 8. Record the results
 # Every ranker on the same candidates is recorded under protocol `rerank-20-zero-shot`; code-path
 # checks (the random GPT-2, the scripted echo) are not.
@@ -498,6 +654,11 @@ if DECODER_MODEL:
 # %% [markdown]
 # ## 9. Summary
 # Printed from this run: the recorded table, then one line per claim with its verdict.
+
+# %% [markdown]
+# ### Exercise 9.1 (explain, not auto-graded)
+# Read the verdict lines above. Which claim could this CPU run not decide, and what exactly
+# would decide it (which model, which protocol, which number)?
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "hr@1", "valid_share", "position_spread"]).to_string(), "\n")
