@@ -20,7 +20,7 @@ TORCH_INDEX ?=
 export OMP_WAIT_POLICY := PASSIVE
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit notebooks-smoke lint run clean data student grade pair
+.PHONY: install test unit notebooks-smoke lint run clean data student grade pair badges
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ test: install lint
 
 run: install data
 	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
+
+# Colab/Binder badges and the launch cell of every notebook; a fork sets its own repository
+REPO ?= llm4rec/llm4rec
+badges: install
+	$(PY) -m llm4rec_utils.launch --repo $(REPO)
 
 # The py:percent twins of the notebooks (notebooks_py/), rewritten from the notebooks
 pair: install

@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/01_data_preprocessing.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F01_data_preprocessing.ipynb)
+#
 # # 01 · Data preprocessing: MovieLens-100K and its knowledge graph
 #
 # **Promise:** by the end you can turn 100,000 raw movie ratings into clean, leak-free
@@ -48,6 +50,19 @@
 # in [docs/claims.md](../docs/claims.md).
 #
 # Every helper used here lives in `llm4rec_utils`, with unit tests in `tests/`.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these; see the README)

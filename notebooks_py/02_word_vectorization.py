@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/02_word_vectorization.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F02_word_vectorization.ipynb)
+#
 # # 02 · Word vectorization: from counting words to contextual vectors
 #
 # **Promise:** you will build every classic text representation, one-hot, bag of words,
@@ -46,6 +48,19 @@
 # 7. The pre-transformer text classifier: a BiLSTM over Stanford's pretrained GloVe vectors,
 #    trained on notebook 04's "will the user like it?" task so 04 can set it beside fine-tuned
 #    transformers.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

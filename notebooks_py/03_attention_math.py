@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/03_attention_math.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F03_attention_math.ipynb)
+#
 # # 03 · Attention math, from a four-word sentence to a sequential recommender
 #
 # **Promise:** you will compute attention by hand, prove it equals PyTorch's to 1e-6, see why
@@ -43,6 +45,19 @@
 #    `torch.nn.TransformerEncoderLayer`.
 # 5. The quadratic cost of attention in time and memory.
 # 6. SASRec on leave-one-out by time; full ranking vs 100 sampled negatives; attention maps.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

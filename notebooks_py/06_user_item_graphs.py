@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/06_user_item_graphs.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F06_user_item_graphs.ipynb)
+#
 # # 06 · User/item graphs: from matrix factorisation to LightGCN, language-model and knowledge graphs
 #
 # **Promise:** you will see recommendation as a graph problem, build and measure the classic
@@ -42,6 +44,19 @@
 # 4. Item graphs from a language model and from the KB4Rec knowledge graph, and fusion.
 # 5. Cold-start items, which collaborative filtering cannot score and side information can.
 # 6. A feedback loop: ε-greedy, UCB and Thompson sampling choosing among recommenders.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/07_evaluation.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F07_evaluation.ipynb)
+#
 # # 07 · Evaluation: metrics, protocols, uncertainty and the collection's leaderboard
 #
 # **Promise:** you will compute every ranking metric by hand, then see how much the *protocol*,
@@ -38,6 +40,19 @@
 # 2. How the split and sampled negatives change numbers and even the order of models.
 # 3. Bootstrap intervals over users, seed variance, and a paired test.
 # 4. Beyond accuracy: coverage, novelty, popularity bias, and results per user group.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

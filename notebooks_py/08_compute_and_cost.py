@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/08_compute_and_cost.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F08_compute_and_cost.ipynb)
+#
 # # 08 · Compute and cost: what each model costs to train and to serve
 #
 # **Promise:** you will measure, on your own machine, what every model family of this
@@ -45,6 +47,19 @@
 # notebooks' recorded results. The language model is notebook 04's fine-tuned cross-encoder
 # (saved next to the results file); if it is missing, a short fine-tuning here replaces it and
 # the notebook says so.
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

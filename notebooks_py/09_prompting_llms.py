@@ -26,6 +26,8 @@
 # files: []
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/llm4rec/llm4rec/blob/main/notebooks/09_prompting_llms.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/llm4rec/llm4rec/main?labpath=notebooks%2F09_prompting_llms.ipynb)
+#
 # # 09 · Prompting language models to rank: the LLMRank protocol, backends, and fine-tuning at scale
 #
 # **Promise:** you will ask a language model to *rank* a user's next movie among 20 candidates,
@@ -53,6 +55,19 @@
 #
 # The source articles' claims tested here (*ChatGPT-rec study*) are listed in
 # [docs/claims.md](../docs/claims.md).
+
+# %%
+# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
+    subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
+                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+if "google.colab" in sys.modules:
+    sys.path.insert(0, "/content/llm4rec")
+    os.chdir("/content/llm4rec/notebooks")
 
 # %% tags=["parameters"]
 PROFILE = "full"

@@ -32,8 +32,9 @@ def _setup_namespace(path):
     """What an exercise may use: the notebook's parameters and its imports cell."""
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
     ns = {}
-    for cell in code[:2]:
+    for cell in code[first : first + 2]:
         exec(compile(cell.source, f"{path.stem}-setup", "exec"), ns)
     return ns
 
