@@ -210,7 +210,7 @@ print("\n(the truth for this user:", item_title[cands[0, 0]] + ")")
 
 # %% [markdown]
 # ### Exercise 1.1 (auto-graded): the random floor
-# Write `floor(n_candidates, k=10)` returning `(hr_at_1, ndcg_at_k)` for a ranker that orders
+# Write `my_random_floor(n_candidates, k=10)` returning `(hr_at_1, ndcg_at_k)` for a ranker that orders
 # the candidates uniformly at random, with the true item somewhere among them: average the
 # metrics over every position it can land in. Any ranker worth reporting must beat this.
 
@@ -218,7 +218,7 @@ print("\n(the truth for this user:", item_title[cands[0, 0]] + ")")
 # # BEGIN SOLUTION
 
 # %%
-def floor(n_candidates, k=10):
+def my_random_floor(n_candidates, k=10):
     # BEGIN SOLUTION
     ranks = np.arange(1, n_candidates + 1)
     return 1 / n_candidates, float(((ranks <= k) / np.log2(ranks + 1)).mean())
@@ -232,16 +232,16 @@ def floor(n_candidates, k=10):
 # # BEGIN TESTS
 
 # %%
-_h, _n = floor(20)
+_h, _n = my_random_floor(20)
 assert np.isclose(_h, 0.05) and np.isclose(_n, 0.2272, atol=1e-4)
 
 # %%
 # HIDDEN
-assert all(np.isclose(floor(n, k)[1], random_floor(n, k)[f"ndcg@{k}"]) for n, k in [(5, 3), (50, 10), (100, 20)])
+assert all(np.isclose(my_random_floor(n, k)[1], random_floor(n, k)[f"ndcg@{k}"]) for n, k in [(5, 3), (50, 10), (100, 20)])
 
 # %%
 # HIDDEN
-assert floor(1) == (1.0, 1.0)
+assert my_random_floor(1) == (1.0, 1.0)
 
 # %% [raw]
 # # END TESTS

@@ -140,3 +140,22 @@ def test_bad_requests_say_what_to_do(tmp_path):
     nbformat.write(nb, tmp_path / "n.ipynb")
     with pytest.raises(ValueError, match="parameters"):
         cw.set_parameters(tmp_path / "n.ipynb", PROFILE="smoke")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_names_are_their_own(path):
+    """A name an exercise defines is used nowhere else in the notebook: a student's stub (or a
+    solution) can never change what a later cell computes."""
+    nb = nbformat.read(path, as_version=4)
+    inside, question_code, other_code = False, [], []
+    for cell in nb.cells:
+        src = cell.source.strip()
+        if cell.cell_type == "raw" and src.startswith("# BEGIN QUESTION"):
+            inside = True
+        elif cell.cell_type == "raw" and src.startswith("# END QUESTION"):
+            inside = False
+        elif cell.cell_type == "code":
+            (question_code if inside else other_code).append(cell.source)
+    names = set(re.findall(r"^def (\w+)", "\n".join(question_code), re.M))
+    clash = {n for n in names for s in other_code if re.search(rf"\b{n}\b", s)}
+    assert not clash, f"{path.stem}: exercise names also used by the notebook: {sorted(clash)}"
