@@ -62,9 +62,9 @@ def find_notebook(name: str) -> Path:
 
 
 def questions(path: Path) -> list[dict]:
-    """Each question's ``name``, ``points`` and whether it has tests (auto-graded)."""
+    """Each question's ``name``, ``points`` and number of test cells (0: not auto-graded)."""
     nb = nbformat.read(path, as_version=4)
-    out, current = [], None
+    out, current, in_tests = [], None, False
     for cell in nb.cells:
         src = cell.source.strip()
         if cell.cell_type == "raw" and src.startswith("# BEGIN QUESTION"):
@@ -74,22 +74,11 @@ def questions(path: Path) -> list[dict]:
             out.append(current)
         elif cell.cell_type == "raw" and src.startswith("# END QUESTION"):
             current = None
-        elif current is not None and cell.cell_type == "code" and _in_tests(nb, cell):
+        elif cell.cell_type == "raw" and src.startswith(("# BEGIN TESTS", "# END TESTS")):
+            in_tests = src.startswith("# BEGIN TESTS")
+        elif current is not None and cell.cell_type == "code" and in_tests:
             current["tests"] += 1
     return out
-
-
-def _in_tests(nb, cell) -> bool:
-    """Is ``cell`` between ``# BEGIN TESTS`` and ``# END TESTS``?"""
-    inside = False
-    for c in nb.cells:
-        if c.cell_type == "raw" and c.source.strip().startswith("# BEGIN TESTS"):
-            inside = True
-        elif c.cell_type == "raw" and c.source.strip().startswith("# END TESTS"):
-            inside = False
-        if c is cell:
-            return inside
-    return False
 
 
 def assign(path: Path, out_dir: Path) -> dict[str, Path]:
