@@ -56,6 +56,24 @@ def sinusoidal_positions(n: int, d_model: int) -> torch.Tensor:
     return pe
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with the same behaviour and a cheaper mask on the CPU.
+
+    Training zeroes each element with probability ``p`` and scales the rest by ``1 / (1 - p)``;
+    evaluation passes ``x`` through. The mask is drawn as ``uniform >= p`` instead of torch's
+    ``bernoulli_``, which is about twice as slow on the CPU: in SASRec's training profile the
+    masks were a quarter of each step.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p >= 1.0:
+            return torch.zeros_like(x)
+        keep = torch.empty_like(x).uniform_().ge_(self.p)  # 1.0 with probability 1 - p
+        return x * keep.mul_(1.0 / (1.0 - self.p))
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention as reshapes: project, split into heads, attend, merge.
 
@@ -71,7 +89,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.last_weights: torch.Tensor | None = None  # kept for plotting attention maps
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, n, d) -> (B, h, n, d_head)
@@ -124,10 +142,10 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.attn = MultiHeadSelfAttention(d_model, num_heads, dropout)
         self.ff = nn.Sequential(
-            nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
+            nn.Linear(d_model, d_ff), nn.ReLU(), Dropout(dropout), nn.Linear(d_ff, d_model)
         )
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.drop1, self.drop2 = nn.Dropout(dropout), nn.Dropout(dropout)
+        self.drop1, self.drop2 = Dropout(dropout), Dropout(dropout)
         self.norm_first = norm_first
 
     def forward(self, x, attn_mask=None, key_padding_mask=None):

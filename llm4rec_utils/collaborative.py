@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, RATING_COL, USER_COL
 from .sampling import PositiveSet, sample_negatives
-from .training import Checkpointer, train_epoch
+from .training import Checkpointer, adam, train_epoch
 
 
 def interaction_matrix(
@@ -184,7 +184,7 @@ def train_mf(
     i = torch.tensor(train[item_col].to_numpy(np.int64))
     r = torch.tensor(train[rating_col].to_numpy(np.float32))
     model = BiasedMF(cfg, float(r.mean()))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = adam(model.parameters(), cfg.lr)
     hist = {"loss": []}
     start = time.perf_counter()
     for _ in tqdm(range(cfg.epochs), desc="MF", disable=not progress):
@@ -255,7 +255,7 @@ def train_bpr(
     users = train[user_col].to_numpy(np.int64)
     items = train[item_col].to_numpy(np.int64)
     pos = PositiveSet(users, items, num_items)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(model.parameters(), lr)
     hist = {"loss": []}
     ckpt = Checkpointer(eval_fn, eval_every, epochs)
     start = time.perf_counter()

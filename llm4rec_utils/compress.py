@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .training import adam
+
 
 def quantize_int8(model: nn.Module) -> nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` dynamically quantised to int8 (CPU only)."""
@@ -108,7 +110,7 @@ def distill(
     it = torch.as_tensor(np.asarray(items, dtype=np.int64))
     x = torch.as_tensor(np.asarray(feats, dtype=np.float32))
     y = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
-    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(student.parameters(), lr, weight_decay, decoupled=True)
     hist, start = {"loss": []}, time.perf_counter()
     for _ in tqdm(range(epochs), desc="distil", disable=not progress):
         student.train()

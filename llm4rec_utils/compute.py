@@ -50,7 +50,7 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def measure_latency(
     fn: Callable[[], object], repeats: int = 10, warmup: int = 2, device="cpu"
 ) -> float:
@@ -69,7 +69,7 @@ def measure_latency(
     return statistics.median(times)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def peak_memory_mb(fn: Callable[[], object], device="cpu", interval_s: float = 0.001) -> float:
     """Extra memory at the peak of one call of ``fn``, in MiB.
 

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, USER_COL
-from .training import train_epoch
+from .training import adam, train_epoch
 
 TOKEN_RE = re.compile(r"[a-z0-9']+")
 
@@ -121,7 +121,7 @@ def train_skipgram(
     counts = np.bincount(np.concatenate(seqs), minlength=vocab_size).astype(np.float64)
     noise = torch.from_numpy(counts**noise_exponent / (counts**noise_exponent).sum())
     model = SkipGramNS(vocab_size, emb_dim)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(model.parameters(), lr)
 
     def batch_loss(idx):
         neg = torch.multinomial(noise, len(idx) * negatives, replacement=True, generator=gen)
@@ -235,7 +235,7 @@ def resolve_base_model(base_model: str | None) -> str:
     return str(get_model_path())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_texts(
     texts: list[str],
     base_model: str | None = None,

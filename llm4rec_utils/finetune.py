@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
-from .training import Checkpointer, length_bucketed_batches, linear_warmup
+from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup
 
 KINDS = ("classification", "regression", "causal-lm", "encoder")
 
@@ -123,7 +123,7 @@ def tokenize(tok, texts: Sequence[str], max_length: int, device="cpu") -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_texts(
     model: nn.Module,
     tok,
@@ -194,7 +194,7 @@ def finetune_text_model(
     gen = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(np.asarray(targets, dtype=np.float32))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adam(params, cfg.lr, cfg.weight_decay, decoupled=True)
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     sched = linear_warmup(opt, int(cfg.warmup_frac * total))

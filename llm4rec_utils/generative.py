@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .training import Checkpointer, linear_warmup, train_epoch
+from .training import Checkpointer, adam, linear_warmup, train_epoch
 
 PAD_TOKEN, BOS_TOKEN, OFFSET = 0, 1, 2
 
@@ -96,7 +96,7 @@ class GPTRec(nn.Module):
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100
         )
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def next_logits(self, histories: list[np.ndarray]) -> torch.Tensor:
         """Logits (B, vocab) of the token after each history's last ``max_len`` items.
 
@@ -112,7 +112,7 @@ class GPTRec(nn.Module):
         ).last_hidden_state[:, -1]  # (B, emb_dim)
         return self.lm.lm_head(hidden)  # (B, vocab)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def score(self, histories: list[np.ndarray]) -> np.ndarray:
         """Next-item scores (B, num_items) from each history's last ``max_len`` items."""
         return self.next_logits(histories)[:, OFFSET:].float().cpu().numpy()
@@ -122,7 +122,7 @@ class GPTRec(nn.Module):
         return next(self.parameters()).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_items(
     model: GPTRec, histories: list[np.ndarray], steps: int, num_beams: int = 1
 ) -> list[np.ndarray]:
@@ -216,7 +216,7 @@ def train_gpt_rec(
     gen = torch.Generator().manual_seed(seed)
     ids, mask = lm_training_windows(seqs, model.cfg.max_len)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    opt = adam(model.parameters(), lr, weight_decay=0.01, decoupled=True)
     sched = linear_warmup(opt, warmup_steps)
     hist = {"loss": [], "windows": len(ids)}
     ckpt = Checkpointer(eval_fn, eval_every, epochs)

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .attention import TransformerBlock, causal_mask
+from .attention import Dropout, TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 from .splits import time_sorted
-from .training import Checkpointer, length_bucketed_batches, linear_warmup, train_epoch
+from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup, train_epoch
 
 PAD = 0  # item index 0 is padding; real items are shifted to 1..num_items
 
@@ -133,7 +133,7 @@ class SASRec(nn.Module):
         self.cfg = cfg
         self.item_emb = nn.Embedding(cfg.num_items + 1, cfg.emb_dim, padding_idx=PAD)
         self.pos_emb = nn.Embedding(cfg.max_len, cfg.emb_dim)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(cfg.emb_dim, cfg.num_heads, cfg.d_ff, cfg.dropout, cfg.norm_first)
             for _ in range(cfg.num_blocks)
@@ -196,7 +196,7 @@ class SASRec(nn.Module):
         logp = logp.masked_fill(~real, 0.0)  # a padded slot may gather a masked -inf
         return -((logp * weight).sum(1) / weight.sum(1)).mean()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def score(self, seq: torch.Tensor) -> torch.Tensor:
         """Next-item scores from the last position: (B, L) -> (B, num_items)."""
         return self.logits(self.forward(seq)[:, -1])
@@ -277,7 +277,7 @@ def train_sasrec(
         return model.loss(seq.to(device), target.to(device))
 
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(model.parameters(), lr, weight_decay)
     steps_per_epoch = math.ceil(len(inputs) / batch_size)
     sched = linear_warmup(opt, warmup_steps, epochs * steps_per_epoch if cosine_decay else None)
     history = {"loss": []}

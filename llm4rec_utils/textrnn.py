@@ -24,7 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .metrics import auc
-from .training import Checkpointer, length_bucketed_batches
+from .training import Checkpointer, adam, length_bucketed_batches
 
 # GloVe's training text was tokenised with words, numbers (with decimals) and punctuation apart
 GLOVE_TOKEN_RE = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[^\w\s]")
@@ -142,7 +142,7 @@ class RNNConfig:
     patience: int | None = 2  # epochs without validation gain before stopping
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_rnn(
     model: BiLSTMClassifier,
     vocab: TextVocab,
@@ -179,7 +179,7 @@ def train_bilstm(
     gen = torch.Generator().manual_seed(seed)
     vocab = TextVocab(texts, glove)
     model = BiLSTMClassifier(vocab.table, cfg.hidden)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    opt = adam(model.parameters(), cfg.lr)
 
     def val_auc(m):
         return auc(val_labels, predict_rnn(m, vocab, val_texts, cfg.max_len))

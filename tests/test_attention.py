@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from llm4rec_utils.attention import (
+    Dropout,
     MultiHeadSelfAttention,
     TransformerBlock,
     attention_np,
@@ -74,3 +75,19 @@ def test_sinusoidal_positions():
     assert pe.shape == (4, 6)
     assert pe[0, 0::2].abs().max() == 0 and torch.allclose(pe[0, 1::2], torch.ones(3))
     assert pe[1, 0] == pytest.approx(math.sin(1.0))
+
+
+def test_dropout_keeps_the_expectation_and_is_the_identity_in_eval():
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    drop = Dropout(0.3)
+    y = drop(x)
+    assert abs(float((y == 0).float().mean()) - 0.3) < 0.01  # zeroed with probability p
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))  # the rest scaled
+    assert abs(float(y.mean()) - 1.0) < 0.01
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(Dropout(0.0)(x), x) and not Dropout(1.0)(x).any()
+    g = torch.ones(10, requires_grad=True)
+    out = Dropout(0.5)(g)
+    out.sum().backward()
+    assert torch.equal(g.grad, out.detach())  # the gradient flows through the kept elements

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from llm4rec_utils.training import Checkpointer
+from llm4rec_utils.training import Checkpointer, adam
 
 
 def test_checkpointer_keeps_the_best_state_and_stops_on_patience():
@@ -59,3 +59,25 @@ def test_linear_warmup_with_cosine_decay_ends_at_zero():
     assert lrs == pytest.approx([0.5, 1.0, 1.0, 0.8535534, 0.5, 0.1464466, 0.0])
     only_decay = linear_warmup(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0), 0, 4)
     assert only_decay is not None
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_is_fused_and_matches_the_per_tensor_update(decoupled):
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    b = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    b.load_state_dict(a.state_dict())
+    a[0].bias.requires_grad_(False)  # frozen parameters are left out
+    b[0].bias.requires_grad_(False)
+    fused = adam(a.parameters(), 1e-2, weight_decay=0.1, decoupled=decoupled)
+    assert fused.defaults["fused"] and len(fused.param_groups[0]["params"]) == 3
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    plain = cls([p for p in b.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.1)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    for _ in range(5):
+        for model, opt in [(a, fused), (b, plain)]:
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
