@@ -9,9 +9,14 @@ and the content-based recommender that turns any of them into a ranking.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -235,7 +240,6 @@ def resolve_base_model(base_model: str | None) -> str:
     return str(get_model_path())
 
 
-@torch.inference_mode()
 def encode_texts(
     texts: list[str],
     base_model: str | None = None,
@@ -243,27 +247,63 @@ def encode_texts(
     device: torch.device | str = "cpu",
     normalize: bool = True,
     progress: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> np.ndarray:
-    """Sentence embeddings: a pretrained encoder, mean pooling, L2 normalisation. (N, d)."""
+    """Sentence embeddings: a pretrained encoder, mean pooling, L2 normalisation. (N, d).
+
+    Texts are encoded in order of length, so each batch pads little; rows come back in input
+    order. With ``cache_dir`` the result is stored under ``cache_dir/encodings/`` keyed by the
+    model, the texts and the options: a later call with the same inputs (in this notebook or
+    another) reads the file instead of running the encoder. Delete the folder to re-encode.
+    """
+    path = resolve_base_model(base_model)
+    cached = None
+    if cache_dir is not None:
+        key = hashlib.sha256(
+            json.dumps([path, list(texts), normalize, ENCODE_MAX_LENGTH]).encode()
+        ).hexdigest()[:16]
+        cached = Path(cache_dir) / "encodings" / f"{key}.npy"
+        if cached.exists():
+            return np.load(cached)
+    out = _encode(texts, path, batch_size, device, normalize, progress)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".tmp", delete=False) as f:
+            np.save(f, out)
+        os.replace(f.name, cached)  # write-then-rename: never half a file
+    return out
+
+
+ENCODE_MAX_LENGTH = 128  # tokens; longer texts are truncated
+
+
+@torch.inference_mode()
+def _encode(texts, path, batch_size, device, normalize, progress) -> np.ndarray:
     from transformers import AutoModel, AutoTokenizer
 
-    path = resolve_base_model(base_model)
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).to(device).eval()
-    out = []
+    order = np.argsort([len(t) for t in texts], kind="stable")  # length buckets: little padding
+    out = None
     for b in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not progress):
+        idx = order[b : b + batch_size]
         batch = tok(
-            list(texts[b : b + batch_size]),
+            [texts[i] for i in idx],
             padding=True,
             truncation=True,
-            max_length=128,
+            max_length=ENCODE_MAX_LENGTH,
             return_tensors="pt",
         ).to(device)
         emb = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
         if normalize:
             emb = nn.functional.normalize(emb, dim=-1)
-        out.append(emb.cpu().numpy())
-    return np.concatenate(out)
+        emb = emb.float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
+        out[idx] = emb
+    if out is None:
+        raise ValueError("encode_texts needs at least one text")
+    return out
 
 
 # --------------------------------------------------------------------------- using vectors

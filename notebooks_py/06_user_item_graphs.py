@@ -70,6 +70,7 @@ BASE_MODEL = ""
 # %%
 import time
 from functools import partial
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -468,7 +469,8 @@ print(ablation.round(4).to_string())
 
 # %%
 texts = preprocess.item_text(items).tolist()
-item_vecs = embeddings.encode_texts(texts, BASE_MODEL or None, batch_size=128, device=device, progress=False)
+item_vecs = embeddings.encode_texts(texts, BASE_MODEL or None, batch_size=128, device=device, progress=False,
+                                    cache_dir=Path(RESULTS_PATH).parent / "cache")  # encoded once, by notebook 02
 lm_graph = hybrid.knn_graph(item_vecs, k=20)
 kg_feats = hybrid.kg_item_features(ds.kg, ds.item_entities, item_map.to_raw)
 kg_graph = hybrid.cosine_item_graph(kg_feats, k=20)

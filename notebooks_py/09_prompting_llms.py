@@ -345,7 +345,7 @@ assert sum(clean_title(t) == normalize_title(t) for t in _titles.values()) / len
 # once and cached.
 
 # %%
-encode = partial(encode_texts, base_model=BASE_MODEL or None, device=device, progress=False)
+encode = partial(encode_texts, base_model=BASE_MODEL or None, device=device, progress=False, cache_dir=CACHE)
 bi = BiEncoderRanker(encode, recent_first=True, max_history=MAX_HISTORY, seed=SEED)
 start = time.perf_counter()
 bi.warm(list(item_title) + [bi.history_text(history(r)) for r in range(len(users))])

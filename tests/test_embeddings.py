@@ -90,3 +90,22 @@ def test_content_scores_are_cosines_to_the_liked_mean():
     scores = E.content_score_fn(vecs, liked, 2)(np.array([0, 1]))
     assert scores[0] == pytest.approx([np.sqrt(0.5), np.sqrt(0.5), 1.0])
     assert scores[1] == pytest.approx([0, 0, 0])  # no liked items: zero profile
+
+
+def test_encode_texts_restores_input_order_and_caches_by_content(tmp_path, monkeypatch):
+    texts = ["a long sentence about a space opera with many words", "short", "mid length text"]
+    vecs = E.encode_texts(texts, progress=False, cache_dir=tmp_path)
+    assert vecs.shape == (3, 384) and vecs.dtype == np.float32
+    alone = np.stack([E.encode_texts([t], progress=False)[0] for t in texts])
+    np.testing.assert_allclose(vecs, alone, atol=1e-5)  # length buckets change nothing
+    assert len(list((tmp_path / "encodings").glob("*.npy"))) == 1
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the encoder ran although the cache holds these texts")
+
+    monkeypatch.setattr(E, "_encode", boom)
+    np.testing.assert_array_equal(E.encode_texts(texts, cache_dir=tmp_path), vecs)
+    with pytest.raises(AssertionError, match="encoder ran"):  # other texts: a miss
+        E.encode_texts(texts[:2], cache_dir=tmp_path)
+    with pytest.raises(AssertionError, match="encoder ran"):  # other options: a miss
+        E.encode_texts(texts, normalize=False, cache_dir=tmp_path)
