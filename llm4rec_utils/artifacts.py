@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -39,12 +40,17 @@ def artifact_path(cache_dir, name: str, **parts) -> Path:
     return Path(cache_dir) / f"{name}-{artifact_key(**parts)}.pt"
 
 
-def save_model(cache_dir, name: str, model: torch.nn.Module, **parts) -> Path:
-    """Store ``model``'s weights under its key (write-then-rename: never half a file)."""
+def save_model(
+    cache_dir, name: str, model: torch.nn.Module, extras: dict | None = None, **parts
+) -> Path:
+    """Store ``model``'s weights under its key (write-then-rename: never half a file), with
+    optional ``extras`` (e.g. the model's test scores) that :func:`read_extras` returns."""
     path = artifact_path(cache_dir, name, **parts)
     path.parent.mkdir(parents=True, exist_ok=True)
+    extras = {k: torch.as_tensor(np.asarray(v)) for k, v in (extras or {}).items()}  # arrays
+    payload = {"state_dict": model.state_dict(), "parts": repr(parts), "extras": extras}
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as f:
-        torch.save({"state_dict": model.state_dict(), "parts": repr(parts)}, f)
+        torch.save(payload, f)
     os.replace(f.name, path)
     return path
 
@@ -57,3 +63,9 @@ def load_model(cache_dir, name: str, model: torch.nn.Module, **parts) -> Path | 
         return None
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
     return path
+
+
+def read_extras(path) -> dict:
+    """The ``extras`` stored with a cached model, as NumPy arrays (empty if none)."""
+    extras = torch.load(path, map_location="cpu", weights_only=True).get("extras", {})
+    return {k: v.numpy() for k, v in extras.items()}

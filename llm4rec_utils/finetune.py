@@ -162,6 +162,39 @@ class FinetuneConfig:
     bucket_batches: int = 50  # sort each run of this many batches by length (less padding)
 
 
+def tallrec_full_config(profile: str) -> FinetuneConfig:
+    """Notebook 04's full fine-tuning of the TALLRec task: one epoch at 5e-5, validation every
+    ``eval_every`` steps, the best state kept. Notebook 08 finds the model 04 trained in the
+    artefact cache by this config (:func:`tallrec_cache_parts`)."""
+    from .repro import by_profile
+
+    return FinetuneConfig(
+        lr=5e-5,
+        epochs=1,
+        batch_size=16,
+        eval_every=by_profile(profile, smoke=2, full=25, gpu=100),
+        patience=None,
+    )
+
+
+def tallrec_cache_parts(cfg: FinetuneConfig, base_model: str | None, profile: str, seed: int):
+    """The artefact-cache key of a model fine-tuned on the TALLRec task: the training config,
+    the base model, the sample counts and split, the seed, the profile and the code version of
+    the training loop and the sample builder (see :mod:`llm4rec_utils.artifacts`)."""
+    from .artifacts import code_version
+    from .prompts import split_tallrec, tallrec_sizes
+
+    return dict(
+        config=cfg,
+        base=base_model or "offline all-MiniLM-L6-v2",
+        sizes=tallrec_sizes(profile),
+        split="tallrec-time",
+        seed=seed,
+        profile=profile,
+        code=code_version(finetune_text_model, split_tallrec),
+    )
+
+
 def finetune_text_model(
     model: nn.Module,
     tok,

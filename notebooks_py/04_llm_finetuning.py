@@ -100,6 +100,7 @@ from llm4rec_utils.adapters import (
     head_param_count,
     training_hooks,
 )
+from llm4rec_utils.artifacts import save_model
 from llm4rec_utils.collaborative import (
     MFConfig,
     ease_weights,
@@ -116,6 +117,8 @@ from llm4rec_utils.finetune import (
     load_base_model,
     lora_param_count,
     predict_texts,
+    tallrec_cache_parts,
+    tallrec_full_config,
 )
 from llm4rec_utils.metrics import auc, rmse
 from llm4rec_utils.prompts import (
@@ -433,7 +436,9 @@ for name, signals in [("lm-probe-plain", False), ("lm-probe", True)]:
 # pretrained weights), gradient clipping at norm 1, validation AUC every few steps, the best state kept.
 
 # %%
-FULL_CFG = FinetuneConfig(lr=5e-5, epochs=1, batch_size=16, eval_every=EVAL_EVERY, patience=None)
+# lr 5e-5, 1 epoch, batches of 16, validation every EVAL_EVERY steps (the package keeps the recipe:
+# notebook 08 finds this model in the artefact cache by it)
+FULL_CFG = tallrec_full_config(PROFILE)
 histories, test_scores, lm_models = {}, {}, {}
 
 
@@ -1118,11 +1123,11 @@ plt.tight_layout()
 plt.show()
 
 # %%
-# Keep the fine-tuned cross-encoder for notebook 08 (compression), next to the results file.
-artifact = Path(RESULTS_PATH).parent / "models" / "04_lm_full"
-lm_models["lm-full"].save_pretrained(artifact)
-tok.save_pretrained(artifact)
-print("saved to", artifact)
+# Keep the fine-tuned cross-encoder and its test scores for notebook 08 (compression) in the
+# artefact cache, keyed by the recipe, base model, samples, seed, profile and code version
+cache_parts = tallrec_cache_parts(FULL_CFG, BASE_MODEL, PROFILE, SEED)
+extras = {"test_index": lm_test.index.to_numpy(), "test_scores": test_scores["lm-full"]}
+print("saved to", save_model(Path(RESULTS_PATH).parent / "cache", "tallrec-lm-full", lm_models["lm-full"], extras, **cache_parts))
 
 # %% [markdown]
 # ### Exercise 6.1 (explain the number, not auto-graded)

@@ -86,9 +86,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from transformers import AutoModelForSequenceClassification
 
 from llm4rec_utils import data
+from llm4rec_utils.artifacts import load_model, read_extras
 from llm4rec_utils.collaborative import BiasedMF, MFConfig, interaction_matrix, train_bpr, train_mf
 from llm4rec_utils.compress import (
     MLPStudent,
@@ -112,6 +112,8 @@ from llm4rec_utils.finetune import (
     finetune_text_model,
     load_base_model,
     predict_texts,
+    tallrec_cache_parts,
+    tallrec_full_config,
     tokenize,
 )
 from llm4rec_utils.generative import GPTRec, GPTRecConfig, train_gpt_rec
@@ -221,11 +223,14 @@ y_test = test[LABEL_COL].to_numpy()
 make_prompts = prompt_maker(ds.items)  # notebook 04's prompts, with the statistics sentence
 
 # %%
-artifact = Path(RESULTS_PATH).parent / "models" / "04_lm_full"
-tok, _ = load_base_model(BASE_MODEL, kind="encoder")
-if (artifact / "config.json").exists():
-    teacher = AutoModelForSequenceClassification.from_pretrained(artifact).to(device).eval()
-    teacher_source = f"notebook 04's fine-tuned cross-encoder ({artifact})"
+# notebook 04's model, looked up in the artefact cache by its recipe, samples, seed and code version
+cache_parts = tallrec_cache_parts(tallrec_full_config(PROFILE), BASE_MODEL, PROFILE, SEED)
+tok, teacher = load_base_model(BASE_MODEL, kind="classification", device=device)
+artifact = load_model(Path(RESULTS_PATH).parent / "cache", "tallrec-lm-full", teacher, **cache_parts)
+teacher_extras = read_extras(artifact) if artifact else {}
+if artifact:
+    teacher = teacher.to(device).eval()
+    teacher_source = f"notebook 04's fine-tuned cross-encoder ({artifact.name})"
 else:
     n = by_profile(PROFILE, smoke=32, full=512, gpu=2000)
     tok, teacher = load_base_model(BASE_MODEL, kind="classification", device=device)
@@ -239,7 +244,8 @@ else:
         seed=SEED,
         device=device,
     )
-    teacher_source = f"NOT notebook 04's model (missing): fine-tuned here on {n} samples"
+    teacher_source = (f"NOT notebook 04's model (no cache entry for this recipe, profile, seed and code "
+                      f"version: run 04 first): fine-tuned here on {n} samples")
 print("teacher:", teacher_source)
 test_texts = make_prompts(test)
 example_batch = {k: v for k, v in tokenize(tok, test_texts[:256], 128).items()}
@@ -447,7 +453,13 @@ cost[["params", "train_epoch_s"]].round(2)
 # label used. Its cost is a few thousand FLOPs per item.
 
 # %%
-t_fp32 = predict_texts(teacher, tok, test_texts, device=device, desc="fp32")
+# notebook 04 scored these samples with the same model: reuse its scores when it did
+known = pd.Series(teacher_extras.get("test_scores", []), index=teacher_extras.get("test_index", []))
+if test.index.isin(known.index).all():
+    t_fp32 = known.loc[test.index].to_numpy(np.float32)
+    print(f"fp32 scores of the {len(test):,} test samples: read from notebook 04's artefact")
+else:
+    t_fp32 = predict_texts(teacher, tok, test_texts, device=device, desc="fp32")
 t_int8 = predict_texts(teacher_int8, tok, test_texts, device="cpu", desc="int8")
 auc_fp32, auc_int8 = auc(y_test, t_fp32), auc(y_test, t_int8)
 

@@ -1,7 +1,8 @@
+import numpy as np
 import torch
 
 from llm4rec_utils import sequential
-from llm4rec_utils.artifacts import artifact_key, code_version, load_model, save_model
+from llm4rec_utils.artifacts import artifact_key, code_version, load_model, read_extras, save_model
 from llm4rec_utils.sequential import SASRec, sasrec_ml100k_config
 
 
@@ -34,3 +35,33 @@ def test_any_change_misses_the_cache(tmp_path):
     assert load_model(tmp_path, "sasrec", SASRec(cfg), **{**parts(cfg), "code": "edited"}) is None
     assert load_model(tmp_path, "gpt-rec", SASRec(cfg), **parts(cfg)) is None
     assert artifact_key(a=1, b=2) == artifact_key(b=2, a=1)
+
+
+def test_extras_travel_with_the_model(tmp_path):
+    cfg = sasrec_ml100k_config(50)
+    scores, index = np.array([0.5, -1.25], dtype=np.float32), np.array([7, 3])
+    extras = {"scores": scores, "index": index}
+    path = save_model(tmp_path, "sasrec", SASRec(cfg), extras, **parts(cfg))
+    extras = read_extras(load_model(tmp_path, "sasrec", SASRec(cfg), **parts(cfg)))
+    np.testing.assert_array_equal(extras["scores"], scores)
+    np.testing.assert_array_equal(extras["index"], index)
+    assert read_extras(save_model(tmp_path, "bare", SASRec(cfg), **parts(cfg))) == {}
+    assert path.exists()
+
+
+def test_the_tallrec_key_changes_with_recipe_profile_seed_and_base():
+    from llm4rec_utils.finetune import tallrec_cache_parts, tallrec_full_config
+
+    cfg = tallrec_full_config("full")
+    key = artifact_key(**tallrec_cache_parts(cfg, "", "full", 42))
+    assert key == artifact_key(**tallrec_cache_parts(tallrec_full_config("full"), None, "full", 42))
+    changed = [
+        tallrec_cache_parts(tallrec_full_config("smoke"), "", "full", 42),
+        tallrec_cache_parts(cfg, "", "smoke", 42),
+        tallrec_cache_parts(cfg, "", "full", 7),
+        tallrec_cache_parts(cfg, "some/other-model", "full", 42),
+    ]
+    lr = tallrec_full_config("full")
+    lr.lr = 1e-4
+    changed.append(tallrec_cache_parts(lr, "", "full", 42))
+    assert len({key, *(artifact_key(**p) for p in changed)}) == 6
