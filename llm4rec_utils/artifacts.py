@@ -69,3 +69,13 @@ def read_extras(path) -> dict:
     """The ``extras`` stored with a cached model, as NumPy arrays (empty if none)."""
     extras = torch.load(path, map_location="cpu", weights_only=True).get("extras", {})
     return {k: v.numpy() for k, v in extras.items()}
+
+
+def frame_fingerprint(frame, columns=None) -> str:
+    """sha256 (16 hex digits) of a data frame's rows (``columns``, default all), in order: the
+    "data split" part of a key, so a model trained on other rows misses the cache."""
+    import pandas as pd
+
+    frame = frame if columns is None else frame[list(columns)]
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]

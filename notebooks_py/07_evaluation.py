@@ -64,6 +64,7 @@ RESULTS_PATH = "../build/results.json"
 # %%
 import math
 from functools import partial
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,6 +73,7 @@ import seaborn as sns
 from sklearn.metrics import ndcg_score, roc_auc_score
 
 from llm4rec_utils import data, metrics, preprocess, splits
+from llm4rec_utils.artifacts import code_version, frame_fingerprint, load_model, save_model
 from llm4rec_utils.collaborative import (
     BPRMF,
     ease_score_fn,
@@ -97,6 +99,7 @@ BPR_EPOCHS = by_profile(PROFILE, smoke=2, full=30)
 N_BOOT = by_profile(PROFILE, smoke=200, full=1000)
 SEEDS = by_profile(PROFILE, smoke=[SEED], full=[SEED, SEED + 1, SEED + 2])
 LOOP_ROUNDS = by_profile(PROFILE, smoke=3, full=10)
+CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_utils.artifacts)
 
 # %% [markdown]
 # ## 1. Metrics from first principles
@@ -271,7 +274,12 @@ def fit_models(train, seed=SEED):
     R = interaction_matrix(train, num_users, num_items)
     set_seed(seed)  # the same initial embeddings whenever the same model is refitted
     bpr = BPRMF(num_users, num_items, 64)
-    train_bpr(bpr, train, num_items, epochs=BPR_EPOCHS, lr=1e-2, reg=1e-2, seed=seed, progress=False)
+    # trained once per (config, training rows, seed, code version): a repeat reads build/cache/
+    key = dict(config=dict(dim=64, epochs=BPR_EPOCHS, lr=1e-2, reg=1e-2), data=frame_fingerprint(train),
+               seed=seed, profile=PROFILE, code=code_version(BPRMF))
+    if load_model(CACHE, "bpr", bpr, **key) is None:
+        train_bpr(bpr, train, num_items, epochs=BPR_EPOCHS, lr=1e-2, reg=1e-2, seed=seed, progress=False)
+        save_model(CACHE, "bpr", bpr, **key)
     # k = 200 and λ = 500: what notebook 06's validation search picks on msr-75-25; BPR gets its
     # regularisation and learning rate too, but BPR_EPOCHS (06 trains longer) to fit five protocols
     return {"popularity": popularity_scores(train, num_items), "itemknn": itemknn_score_fn(R, k=200),

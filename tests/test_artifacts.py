@@ -65,3 +65,18 @@ def test_the_tallrec_key_changes_with_recipe_profile_seed_and_base():
     lr.lr = 1e-4
     changed.append(tallrec_cache_parts(lr, "", "full", 42))
     assert len({key, *(artifact_key(**p) for p in changed)}) == 6
+
+
+def test_frame_fingerprint_sees_every_row_and_their_order():
+    import pandas as pd
+
+    from llm4rec_utils.artifacts import frame_fingerprint
+
+    df = pd.DataFrame({"user": [0, 1, 2], "item": [5, 6, 7], "rating": [1.0, 2.0, 3.0]})
+    assert frame_fingerprint(df) == frame_fingerprint(df.copy())
+    assert frame_fingerprint(df) != frame_fingerprint(df.iloc[:2])
+    assert frame_fingerprint(df) != frame_fingerprint(df.iloc[::-1])
+    changed = df.assign(item=[5, 6, 8])
+    assert frame_fingerprint(df) != frame_fingerprint(changed)
+    assert frame_fingerprint(df, ["user"]) == frame_fingerprint(changed, ["user"])
+    assert frame_fingerprint(df.set_index("user")) != frame_fingerprint(df)  # columns differ
