@@ -220,6 +220,86 @@ def results_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# metrics that measure the machine, not the model: they move with load and hardware
+COST_METRICS = (
+    "train_wall_s",
+    "encode_wall_s",
+    "train_epoch_s",
+    "latency_ms_b1",
+    "throughput_b256",
+    "peak_mb",
+    "cost_per_million",
+    "speedup",
+    "time_loglog_slope",
+)
+
+
+def compare_runs(before: dict | str | os.PathLike, after: dict | str | os.PathLike):
+    """Every metric recorded in both runs, side by side. A metric with a recorded 95% interval
+    (``<metric>_ci_low`` / ``_ci_high`` in ``before``) gets ``within``: whether the ``after``
+    value lies inside that interval; the others get ``within`` = None. Intervals and costs (see
+    :data:`COST_METRICS`) are not compared themselves. Columns: notebook, model, protocol,
+    metric, key (the key extras), before, after, ci_low, ci_high, within."""
+    import pandas as pd
+
+    rows = {}
+    for tag, res in [("before", before), ("after", after)]:
+        data = res if isinstance(res, dict) else read_results(res)
+        for m in data["metrics"]:
+            rows.setdefault(_row_key(m), {})[tag] = m["value"]
+    out = []
+    for key, vals in rows.items():
+        nb, model, protocol, metric, *extras = key
+        if metric.endswith(("_ci_low", "_ci_high")) or metric in COST_METRICS:
+            continue
+        if "before" not in vals or "after" not in vals:
+            continue
+        low = rows.get((nb, model, protocol, f"{metric}_ci_low", *extras), {}).get("before")
+        high = rows.get((nb, model, protocol, f"{metric}_ci_high", *extras), {}).get("before")
+        within = None if low is None or high is None else bool(low <= vals["after"] <= high)
+        extra = ", ".join(
+            f"{k}={v}" for k, v in zip(KEY_EXTRAS, extras, strict=True) if v is not None
+        )
+        out.append(
+            dict(
+                notebook=nb,
+                model=model,
+                protocol=protocol,
+                metric=metric,
+                key=extra,
+                before=vals["before"],
+                after=vals["after"],
+                ci_low=low,
+                ci_high=high,
+                within=within,
+            )
+        )
+    return pd.DataFrame(out)
+
+
+def _main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m llm4rec_utils.results",
+        description="compare two runs' results.json: is every metric with an interval in it?",
+    )
+    ap.add_argument("before")
+    ap.add_argument("after")
+    args = ap.parse_args(argv)
+    table = compare_runs(args.before, args.after)
+    with_ci = table[table["within"].notna()]
+    print(
+        f"{len(table)} metrics in both runs; {len(with_ci)} have a 95% interval in the first, "
+        f"{int(with_ci['within'].sum())} of them lie inside it in the second"
+    )
+    outside = with_ci[~with_ci["within"].astype(bool)]
+    if len(outside):
+        print("outside their interval:")
+        print(outside.drop(columns="within").to_string(index=False))
+    return 0
+
+
 def results_html(markdown_text: str) -> str:
     """``RESULTS.html``: the Markdown report rendered (mistune, which nbconvert ships)."""
     import mistune
@@ -234,3 +314,7 @@ def results_html(markdown_text: str) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>llm4rec results</title>"
         f"<style>{style}</style></head><body>{body}</body></html>"
     )
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

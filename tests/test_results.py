@@ -76,3 +76,22 @@ def test_report_has_leaderboards_and_html():
     assert "| **total** | | 1.5 | |" in md
     html = R.results_html(md)
     assert "<table>" in html and "<h3>p</h3>" in html
+
+
+def test_compare_runs_checks_each_value_against_the_first_runs_interval():
+    from llm4rec_utils.results import compare_runs
+
+    def run(auc, ndcg, wall):
+        rows = [("auc", auc), ("auc_ci_low", 0.6), ("auc_ci_high", 0.7), ("train_wall_s", wall)]
+        metrics = [dict(notebook="04", model="lm", protocol="p", metric=k, value=v) for k, v in rows]
+        metrics.append(dict(notebook="07", model="ease", protocol="msr", metric="ndcg@10",
+                            value=ndcg, round=3))
+        return {"provenance": {}, "notebooks": {}, "metrics": metrics}
+
+    table = compare_runs(run(0.65, 0.4, 10.0), run(0.69, 0.5, 99.0)).set_index("metric")
+    assert set(table.index) == {"auc", "ndcg@10"}  # intervals and wall times are not compared
+    assert bool(table.loc["auc", "within"]) and table.loc["ndcg@10", "within"] is None
+    assert table.loc["ndcg@10", "key"] == "round=3"
+    assert not compare_runs(run(0.65, 0.4, 1), run(0.71, 0.4, 1)).set_index("metric").loc[
+        "auc", "within"
+    ]
