@@ -83,7 +83,8 @@ def test_compare_runs_checks_each_value_against_the_first_runs_interval():
 
     def run(auc, ndcg, wall):
         rows = [("auc", auc), ("auc_ci_low", 0.6), ("auc_ci_high", 0.7), ("train_wall_s", wall)]
-        metrics = [dict(notebook="04", model="lm", protocol="p", metric=k, value=v) for k, v in rows]
+        metrics = [dict(notebook="04", model="lm", protocol="p", metric=k, value=v)
+                   for k, v in rows]
         metrics.append(dict(notebook="07", model="ease", protocol="msr", metric="ndcg@10",
                             value=ndcg, round=3))
         return {"provenance": {}, "notebooks": {}, "metrics": metrics}
