@@ -89,12 +89,15 @@ class GPTRec(nn.Module):
         ).logits
 
     def loss(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Causal-LM loss: every real token predicts the next one (padding ignored)."""
-        logits = self.forward(ids, attention_mask)[:, :-1]
-        target = ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-        return nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100
-        )
+        """Causal-LM loss: every real token predicts the next one (padding ignored).
+
+        Only positions followed by a real token are projected onto the vocabulary: the same
+        mean as scoring every position and ignoring padding, without the wasted products."""
+        hidden = self.lm.transformer(
+            inputs_embeds=self._embeds(ids), attention_mask=attention_mask
+        ).last_hidden_state[:, :-1]
+        keep = attention_mask[:, 1:] != 0
+        return nn.functional.cross_entropy(self.lm.lm_head(hidden[keep]), ids[:, 1:][keep])
 
     @torch.inference_mode()
     def next_logits(self, histories: list[np.ndarray]) -> torch.Tensor:

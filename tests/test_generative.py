@@ -110,3 +110,20 @@ def test_generation_never_repeats_or_shows_seen_items_and_beam_is_at_least_as_li
     assert logp(hist, beam) >= logp(hist, greedy) - 1e-6
     with pytest.raises(ValueError, match="positive"):
         generate_items(model, hists, steps=0)
+
+
+def test_loss_equals_the_full_vocabulary_loss_with_padding_ignored():
+    torch.manual_seed(0)
+    model = GPTRec(GPTRecConfig(num_items=30, max_len=8, emb_dim=16, num_layers=1, num_heads=2))
+    model.eval()
+    ids = torch.randint(OFFSET, 30 + OFFSET, (4, 8))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0  # right padding
+    mask[3, 2:] = 0
+    ids = ids.masked_fill(mask == 0, 0)
+    logits = model(ids, mask)[:, :-1]
+    target = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+    full = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100
+    )
+    torch.testing.assert_close(model.loss(ids, mask), full)
