@@ -104,30 +104,46 @@ class TextVocab:
         return ids, lengths
 
 
+def reverse_within_length(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """Per row, the positions of a right-padded sequence read backwards: (n, width) indices
+    that map position t to ``length - 1 - t`` for real positions and leave padding in place.
+    Gathering with it reverses each sequence's real part; gathering again undoes it."""
+    t = torch.arange(width, device=lengths.device)[None]
+    back = lengths[:, None] - 1 - t
+    return torch.where(back >= 0, back, t)
+
+
 class BiLSTMClassifier(nn.Module):
     """Frozen GloVe embeddings -> one bidirectional LSTM layer -> max- and mean-pooling over
-    the real (unpadded) positions -> a linear layer -> one logit."""
+    the real (unpadded) positions -> a linear layer -> one logit.
+
+    The two directions are two LSTMs over the right-padded batch: ``forward`` reads each
+    sequence as it is (padding comes after its last token, so it never reaches a real
+    position) and ``backward`` reads each sequence's real tokens in reverse. That is what a
+    packed bidirectional ``nn.LSTM`` computes, without packing, which on the CPU steps through
+    time about four times slower.
+    """
 
     def __init__(self, table: np.ndarray, hidden: int = 64, dropout: float = 0.2):
         super().__init__()
         self.embed = nn.Embedding.from_pretrained(
             torch.from_numpy(table), freeze=True, padding_idx=PAD
         )
-        self.lstm = nn.LSTM(table.shape[1], hidden, batch_first=True, bidirectional=True)
+        self.forward_lstm = nn.LSTM(table.shape[1], hidden, batch_first=True)
+        self.backward_lstm = nn.LSTM(table.shape[1], hidden, batch_first=True)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(4 * hidden, 1)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = nn.utils.rnn.pack_padded_sequence(
-            self.embed(ids), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.lstm(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(
-            states, batch_first=True, total_length=ids.shape[1]
-        )
-        mask = torch.arange(ids.shape[1], device=ids.device)[None] < lengths.to(ids.device)[:, None]
-        mask = mask.unsqueeze(-1)
-        mean = (states * mask).sum(1) / lengths.to(states.device).unsqueeze(-1)
+        lengths = lengths.to(ids.device)
+        x = self.embed(ids)  # (n, T, dim), right-padded
+        rev = reverse_within_length(lengths, ids.shape[1])
+        ahead, _ = self.forward_lstm(x)
+        back, _ = self.backward_lstm(x.gather(1, rev[..., None].expand_as(x)))
+        back = back.gather(1, rev[..., None].expand_as(back))  # back to reading order
+        states = torch.cat([ahead, back], dim=-1)  # (n, T, 2 * hidden)
+        mask = (torch.arange(ids.shape[1], device=ids.device)[None] < lengths[:, None])[..., None]
+        mean = (states * mask).sum(1) / lengths.unsqueeze(-1)
         peak = states.masked_fill(~mask, float("-inf")).max(1).values
         return self.out(self.drop(torch.cat([mean, peak], dim=1))).squeeze(-1)
 

@@ -12,6 +12,7 @@ from llm4rec_utils.textrnn import (
     glove_tokenize,
     load_glove,
     predict_rnn,
+    reverse_within_length,
     train_bilstm,
 )
 
@@ -75,3 +76,31 @@ def test_learns_a_word_order_task(glove):
 def test_missing_files_say_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="glove_6B_50d_emb.npy"):
         load_glove(tmp_path)
+
+
+def test_two_directions_equal_a_packed_bidirectional_lstm():
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32), 3)
+    model.eval()
+    packed_lstm = torch.nn.LSTM(4, 3, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name, p in model.forward_lstm.named_parameters():
+            p.copy_(getattr(packed_lstm, name))
+        for name, p in model.backward_lstm.named_parameters():
+            p.copy_(getattr(packed_lstm, name + "_reverse"))
+    ids = torch.tensor([[2, 3, 4, 5, 6], [7, 8, 0, 0, 0], [9, 2, 3, 0, 0]])
+    lengths = torch.tensor([5, 2, 3])
+    x = model.embed(ids)
+    rnn = torch.nn.utils.rnn
+    packed = rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    want, _ = rnn.pad_packed_sequence(packed_lstm(packed)[0], batch_first=True)
+    # the model's states, taken from inside its forward pass
+    states = {}
+    model.forward_lstm.register_forward_hook(lambda m, i, o: states.__setitem__("f", o[0]))
+    model.backward_lstm.register_forward_hook(lambda m, i, o: states.__setitem__("b", o[0]))
+    model(ids, lengths)
+    rev = reverse_within_length(lengths, 5)[..., None].expand(-1, -1, 3)
+    got = torch.cat([states["f"], states["b"].gather(1, rev)], dim=-1)
+    real = (torch.arange(5)[None] < lengths[:, None])[..., None]
+    torch.testing.assert_close(got * real, want * real)
+    assert reverse_within_length(lengths, 5)[1].tolist() == [1, 0, 2, 3, 4]
