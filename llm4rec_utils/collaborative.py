@@ -215,9 +215,10 @@ class BPRMF(nn.Module):
 
     def loss(self, u, i, j, reg: float = 1e-4):
         users, items = self.embeddings()
-        eu, ei, ej = users[u], items[i], items[j]
+        # index_select: the same rows as users[u], with a faster backward pass on the CPU
+        eu, ei, ej = users.index_select(0, u), items.index_select(0, i), items.index_select(0, j)
         x = (eu * ei).sum(-1) - (eu * ej).sum(-1)
-        l2 = (self.user(u) ** 2).sum(-1) + (self.item(i) ** 2).sum(-1) + (self.item(j) ** 2).sum(-1)
+        l2 = (eu**2).sum(-1) + (ei**2).sum(-1) + (ej**2).sum(-1)  # the same rows again
         return -nn.functional.logsigmoid(x).mean() + reg * l2.mean()
 
     @torch.no_grad()

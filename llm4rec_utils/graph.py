@@ -72,13 +72,15 @@ class LightGCN(nn.Module):
     def loss(self, u, i, j, reg: float = 1e-4):
         """BPR on propagated embeddings; L2 on the layer-0 embeddings of the batch."""
         users, items = self.embeddings()
-        eu, ei, ej = users[u], items[i], items[j]
+        # index_select, not users[u]: the same rows, and a backward pass (index_add) about
+        # twice as fast on the CPU as the one of advanced indexing
+        eu, ei, ej = users.index_select(0, u), items.index_select(0, i), items.index_select(0, j)
         x = (eu * ei).sum(-1) - (eu * ej).sum(-1)
         e0 = self.emb.weight
         l2 = (
-            (e0[u] ** 2).sum(-1)
-            + (e0[self.num_users + i] ** 2).sum(-1)
-            + (e0[self.num_users + j] ** 2).sum(-1)
+            (e0.index_select(0, u) ** 2).sum(-1)
+            + (e0.index_select(0, self.num_users + i) ** 2).sum(-1)
+            + (e0.index_select(0, self.num_users + j) ** 2).sum(-1)
         )
         return -nn.functional.logsigmoid(x).mean() + reg * l2.mean()
 
