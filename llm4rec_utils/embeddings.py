@@ -248,6 +248,7 @@ def encode_texts(
     normalize: bool = True,
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Sentence embeddings: a pretrained encoder, mean pooling, L2 normalisation. (N, d).
 
@@ -255,17 +256,21 @@ def encode_texts(
     order. With ``cache_dir`` the result is stored under ``cache_dir/encodings/`` keyed by the
     model, the texts and the options: a later call with the same inputs (in this notebook or
     another) reads the file instead of running the encoder. Delete the folder to re-encode.
+    ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (see :func:`repro.resolve_precision`).
     """
+    from .repro import resolve_precision
+
     path = resolve_base_model(base_model)
+    precision = resolve_precision(precision, device)
     cached = None
     if cache_dir is not None:
         key = hashlib.sha256(
-            json.dumps([path, list(texts), normalize, ENCODE_MAX_LENGTH]).encode()
+            json.dumps([path, list(texts), normalize, ENCODE_MAX_LENGTH, precision]).encode()
         ).hexdigest()[:16]
         cached = Path(cache_dir) / "encodings" / f"{key}.npy"
         if cached.exists():
             return np.load(cached)
-    out = _encode(texts, path, batch_size, device, normalize, progress)
+    out = _encode(texts, path, batch_size, device, normalize, progress, precision)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".tmp", delete=False) as f:
@@ -278,8 +283,10 @@ ENCODE_MAX_LENGTH = 128  # tokens; longer texts are truncated
 
 
 @torch.inference_mode()
-def _encode(texts, path, batch_size, device, normalize, progress) -> np.ndarray:
+def _encode(texts, path, batch_size, device, normalize, progress, precision) -> np.ndarray:
     from transformers import AutoModel, AutoTokenizer
+
+    from .repro import autocast
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).to(device).eval()
@@ -294,7 +301,9 @@ def _encode(texts, path, batch_size, device, normalize, progress) -> np.ndarray:
             max_length=ENCODE_MAX_LENGTH,
             return_tensors="pt",
         ).to(device)
-        emb = mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
+        with autocast(precision, device):
+            hidden = model(**batch).last_hidden_state.float()
+        emb = mean_pool(hidden, batch["attention_mask"])
         if normalize:
             emb = nn.functional.normalize(emb, dim=-1)
         emb = emb.float().cpu().numpy()

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
+from .repro import autocast, resolve_precision
 from .training import Checkpointer, adam, fast_dropout, length_bucketed_batches, linear_warmup
 
 KINDS = ("classification", "regression", "causal-lm", "encoder")
@@ -133,9 +134,11 @@ def predict_texts(
     device="cpu",
     progress: bool = True,
     desc: str = "predict",
+    precision: str = "fp32",
 ) -> np.ndarray:
     """One output per text (a logit for classification, a value for regression). Texts are
-    processed in length order so each batch pads little; results come back in input order."""
+    processed in length order so each batch pads little; results come back in input order.
+    ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (see :func:`repro.resolve_precision`)."""
     model.eval()
     lengths = np.array([len(t) for t in texts])
     order = np.argsort(lengths, kind="stable")
@@ -143,7 +146,8 @@ def predict_texts(
     for b in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress):
         idx = order[b : b + batch_size]
         batch = tokenize(tok, [texts[i] for i in idx], max_length, device)
-        out[idx] = model(**batch).logits[:, 0].float().cpu().numpy()
+        with autocast(precision, device):
+            out[idx] = model(**batch).logits[:, 0].float().cpu().numpy()
     return out
 
 
@@ -160,9 +164,10 @@ class FinetuneConfig:
     patience: int | None = 4  # evaluations without improvement before stopping
     loss: str = "bce"  # "bce" (label 0/1, one logit) or "mse" (a rating)
     bucket_batches: int = 50  # sort each run of this many batches by length (less padding)
+    precision: str = "fp32"  # "fp32", "bf16" (mixed) or "auto" (bf16 where it is fast)
 
 
-def tallrec_full_config(profile: str) -> FinetuneConfig:
+def tallrec_full_config(profile: str, precision: str = "fp32") -> FinetuneConfig:
     """Notebook 04's full fine-tuning of the TALLRec task: one epoch at 5e-5, validation every
     ``eval_every`` steps, the best state kept. Notebook 08 finds the model 04 trained in the
     artefact cache by this config (:func:`tallrec_cache_parts`)."""
@@ -174,18 +179,23 @@ def tallrec_full_config(profile: str) -> FinetuneConfig:
         batch_size=16,
         eval_every=by_profile(profile, smoke=2, full=25, gpu=100),
         patience=None,
+        precision=precision,
     )
 
 
-def tallrec_cache_parts(cfg: FinetuneConfig, base_model: str | None, profile: str, seed: int):
-    """The artefact-cache key of a model fine-tuned on the TALLRec task: the training config,
-    the base model, the sample counts and split, the seed, the profile and the code version of
-    the training loop and the sample builder (see :mod:`llm4rec_utils.artifacts`)."""
+def tallrec_cache_parts(
+    cfg: FinetuneConfig, base_model: str | None, profile: str, seed: int, device="cpu"
+):
+    """The artefact-cache key of a model fine-tuned on the TALLRec task: the training config
+    (with the precision it resolves to on ``device``), the base model, the sample counts and
+    split, the seed, the profile and the code version of the training loop and the sample
+    builder (see :mod:`llm4rec_utils.artifacts`)."""
     from .artifacts import code_version
     from .prompts import split_tallrec, tallrec_sizes
 
     return dict(
         config=cfg,
+        precision=resolve_precision(cfg.precision, device),
         base=base_model or "offline all-MiniLM-L6-v2",
         sizes=tallrec_sizes(profile),
         split="tallrec-time",
@@ -237,7 +247,9 @@ def finetune_text_model(
     if val_texts is not None and len(val_texts):
 
         def eval_fn(m):
-            pred = predict_texts(m, tok, val_texts, 64, cfg.max_length, device, progress=False)
+            pred = predict_texts(
+                m, tok, val_texts, 64, cfg.max_length, device, False, precision=cfg.precision
+            )
             return auc(val_targets, pred) if cfg.loss == "bce" else -rmse(val_targets, pred)
 
     ckpt = Checkpointer(eval_fn, cfg.eval_every, total, cfg.patience)
@@ -258,7 +270,8 @@ def finetune_text_model(
     for idx in batches:
         model.train()
         batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
-        out = model(**batch).logits[:, 0].float()
+        with autocast(cfg.precision, device):  # bf16 products, fp32 weights and loss
+            out = model(**batch).logits[:, 0].float()
         loss = loss_fn(out, y[idx].to(out.device))
         if extra_loss is not None:
             loss = loss + extra_loss(model)

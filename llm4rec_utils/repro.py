@@ -91,3 +91,53 @@ def by_profile(profile: str, **values):
     if profile == "gpu" and "full" in values:
         return values["full"]
     raise ValueError(f"no value given for profile {profile!r} (given: {sorted(values)})")
+
+
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def _cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bfloat16 matrix instructions (Intel AMX or AVX-512 BF16), read from
+    /proc/cpuinfo (Linux); False where that cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device="cpu") -> str:
+    """``"fp32"`` or ``"bf16"`` for the language-model paths (fine-tuning, scoring, encoding).
+
+    ``"auto"`` is bf16 mixed precision where the hardware multiplies bfloat16 fast (a CUDA GPU
+    that supports it, a CPU with AMX or AVX-512 BF16) and fp32 elsewhere; the environment
+    variable ``LLM4REC_PRECISION`` (fp32 or bf16) overrides ``"auto"``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    forced = os.environ.get("LLM4REC_PRECISION", "")
+    if forced:
+        if forced not in ("fp32", "bf16"):
+            raise ValueError(f"LLM4REC_PRECISION={forced!r}: use fp32 or bf16")
+        return forced
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if kind == "cpu" and _cpu_has_fast_bf16() else "fp32"
+
+
+def autocast(precision: str, device="cpu"):
+    """A context that runs matrix products in bfloat16 (weights stay fp32: mixed precision)
+    when ``precision`` resolves to bf16, and changes nothing for fp32."""
+    import contextlib
+
+    import torch
+
+    if resolve_precision(precision, device) == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)

@@ -76,6 +76,9 @@ DATA_DIR = ""
 RESULTS_PATH = "../build/results.json"
 # BASE_MODEL: empty means the offline all-MiniLM-L6-v2; a local folder or a hub id also works
 BASE_MODEL = ""
+# PRECISION: "auto" trains and scores in bfloat16 mixed precision where the hardware is fast at it
+# (a CPU with AMX or AVX-512 BF16, a recent GPU) and in fp32 elsewhere; "fp32" or "bf16" forces one
+PRECISION = "auto"
 
 # %%
 import time
@@ -130,7 +133,7 @@ from llm4rec_utils.prompts import (
     split_tallrec,
     tallrec_sizes,
 )
-from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
+from llm4rec_utils.repro import by_profile, check_profile, get_device, resolve_precision, set_seed
 from llm4rec_utils.results import get_metric, read_results, record_metric
 from llm4rec_utils.stats import bootstrap_auc_ci, bootstrap_auc_diff_ci
 from llm4rec_utils.summary import compare, fmt, gain_verdict, notebook_table, verdict
@@ -153,7 +156,7 @@ N_FEWSHOT_TEST = by_profile(PROFILE, smoke=100, full=800, gpu=5000)
 FEWSHOT_MAX_EPOCHS = by_profile(PROFILE, smoke=1, full=8)
 EVAL_EVERY = by_profile(PROFILE, smoke=2, full=25, gpu=100)  # steps between validations
 LORA_EPOCHS = by_profile(PROFILE, smoke=1, full=2, gpu=3)  # LoRA learns slowly (section 3c)
-print("device:", device, "| profile:", PROFILE)
+print("device:", device, "| profile:", PROFILE, "| precision:", resolve_precision(PRECISION, device))
 
 # %% [markdown]
 # ## 1. The task, TALLRec-style
@@ -415,10 +418,10 @@ texts = {
 y_train, y_val = lm_train[LABEL_COL].to_numpy(), lm_val[LABEL_COL].to_numpy()
 for name, signals in [("lm-probe-plain", False), ("lm-probe", True)]:
     start = time.perf_counter()
-    emb_train = encode_texts(make_prompts(lm_train, signals), BASE_MODEL, device=device)
+    emb_train = encode_texts(make_prompts(lm_train, signals), BASE_MODEL, device=device, precision=PRECISION)
     probe = LogisticRegression(max_iter=2000, C=1.0).fit(emb_train, y_train)
     probe_wall = time.perf_counter() - start
-    emb_test = encode_texts(make_prompts(lm_test, signals), BASE_MODEL, device=device)
+    emb_test = encode_texts(make_prompts(lm_test, signals), BASE_MODEL, device=device, precision=PRECISION)
     probe_test = probe.predict_proba(emb_test)[:, 1]
     report_auc(name, lm_test, probe_test, trainable=emb_train.shape[1] + 1, wall=probe_wall)
     print(f"{name}: AUC {auc(lm_test[LABEL_COL], probe_test):.4f}, fitted in {probe_wall:.1f} s")
@@ -434,11 +437,19 @@ for name, signals in [("lm-probe-plain", False), ("lm-probe", True)]:
 # *every* weight is trained with binary cross-entropy. AdamW, learning rate 5e-5 with a linear
 # warm-up over the first 10% of steps (the *LLM4Rec pipeline* article's advice: large early steps wreck
 # pretrained weights), gradient clipping at norm 1, validation AUC every few steps, the best state kept.
+#
+# **Mixed precision.** With `PRECISION = "auto"` (the setup cell prints what it resolved to) the
+# matrix products run in **bfloat16** wherever the hardware multiplies it fast (CPUs with Intel
+# AMX or AVX-512 BF16, recent GPUs), while the weights, the optimiser state and the loss stay in
+# fp32. bfloat16 keeps fp32's exponent range and cuts the mantissa to 8 bits, so nothing
+# overflows and no loss scaling is needed; each product is rounded more coarsely, so the scores
+# move a little. The same applies to every fine-tuning and scoring call below; to compare, run the
+# notebook again with `make run NOTEBOOKS=04 PARAMS=PRECISION=fp32`.
 
 # %%
 # lr 5e-5, 1 epoch, batches of 16, validation every EVAL_EVERY steps (the package keeps the recipe:
 # notebook 08 finds this model in the artefact cache by it)
-FULL_CFG = tallrec_full_config(PROFILE)
+FULL_CFG = tallrec_full_config(PROFILE, PRECISION)
 histories, test_scores, lm_models = {}, {}, {}
 
 
@@ -447,7 +458,7 @@ def train_and_report(name, model, cfg, prompts=texts, test_frame=lm_test):
     hist = finetune_text_model(
         model, tok, prompts["train"], y_train, cfg, prompts["val"], y_val, seed=SEED, device=device
     )
-    scores = predict_texts(model, tok, prompts["test"], device=device, desc=f"score {name}")
+    scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, desc=f"score {name}")
     histories[name], test_scores[name] = hist, scores
     report_auc(name, test_frame, scores, trainable=trainable, wall=hist["wall_s"])
     print(
@@ -498,7 +509,7 @@ print(f"formula {formula:,} + head {head:,} = {formula + head:,}; peft reports {
 assert lora_trainable == formula + head, "LoRA parameter count differs from the formula"
 assert lora_trainable / n_total <= 0.01, "LoRA should train at most 1% of the model"
 LORA_CFG = FinetuneConfig(
-    lr=1e-3, epochs=LORA_EPOCHS, batch_size=16, eval_every=EVAL_EVERY, patience=None
+    lr=1e-3, epochs=LORA_EPOCHS, batch_size=16, eval_every=EVAL_EVERY, patience=None, precision=PRECISION
 )
 _ = train_and_report("lm-lora", lora_model, LORA_CFG)
 
@@ -537,11 +548,11 @@ bench_steps = int(np.ceil(N_BENCH / 16))
 
 def bench_run(name, model, lr, prompts=bench_texts, warmup=0.1, hooks=None):
     """Train on the bench samples for one epoch, score the bench test set, record."""
-    cfg = FinetuneConfig(lr=lr, batch_size=16, eval_every=10**9, patience=None, warmup_frac=warmup)
+    cfg = FinetuneConfig(lr=lr, batch_size=16, eval_every=10**9, patience=None, warmup_frac=warmup, precision=PRECISION)
     hist = finetune_text_model(
         model, tok, prompts["train"], bench_y, cfg, seed=SEED, device=device, **(hooks or {})
     )
-    scores = predict_texts(model, tok, prompts["test"], device=device, progress=False)
+    scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, progress=False)
     bench_scores[name] = scores
     trainable = bench_trainable[name] = count_parameters(model, trainable_only=True)
     report_auc(name, bench_test, scores, trainable, hist["wall_s"], protocol="tallrec-time-bench")
@@ -678,7 +689,7 @@ plt.show()
 # samples (the LM never trained on them), and score the test.
 
 # %%
-val_logit = predict_texts(lm_models["lm-full"], tok, texts["val"], device=device, desc="score val")
+val_logit = predict_texts(lm_models["lm-full"], tok, texts["val"], device=device, precision=PRECISION, desc="score val")
 
 
 def stack_X(frame, logit):
@@ -703,7 +714,7 @@ report_auc(
 # %%
 if PROFILE != "smoke":  # 1,000 more forward passes; skipped in the smoke profile
     tallrec_logit = predict_texts(
-        lm_models["lm-full"], tok, texts["tallrec"], device=device, desc="score"
+        lm_models["lm-full"], tok, texts["tallrec"], device=device, precision=PRECISION, desc="score"
     )
     report_auc("lm-full", tallrec_test, tallrec_logit, protocol="tallrec-last1000")
 table = pd.DataFrame(auc_rows)
@@ -734,7 +745,7 @@ for shots in SHOTS:
     # LoRA
     base, model = lora_classifier()
     epochs = int(np.clip(1024 // shots, 1, FEWSHOT_MAX_EPOCHS))
-    cfg = FinetuneConfig(lr=1e-3, epochs=epochs, batch_size=16, eval_every=10**9, patience=None)
+    cfg = FinetuneConfig(lr=1e-3, epochs=epochs, batch_size=16, eval_every=10**9, patience=None, precision=PRECISION)
     hist = finetune_text_model(
         model,
         tok,
@@ -745,7 +756,7 @@ for shots in SHOTS:
         device=device,
         progress=False,
     )
-    lora_auc = auc(y_few, predict_texts(model, tok, fewshot_texts, device=device, progress=False))
+    lora_auc = auc(y_few, predict_texts(model, tok, fewshot_texts, device=device, precision=PRECISION, progress=False))
     curve.append({"model": "lm-lora", "shots": shots, "auc": lora_auc, "wall_s": hist["wall_s"]})
     print(
         f"{shots:>5} shots: feature-logreg {feat_auc:.4f} | lm-lora {lora_auc:.4f} ({epochs} epochs)"
@@ -836,7 +847,7 @@ tok, reg_model = load_base_model(BASE_MODEL, kind="regression", device=device)
 with torch.no_grad():  # start the output at the mean rating: the head only learns deviations
     reg_model.classifier.bias.fill_(float(reg_train[RATING_COL].mean()))
 REG_CFG = FinetuneConfig(
-    lr=5e-5, epochs=1, batch_size=16, eval_every=EVAL_EVERY, patience=None, loss="mse"
+    lr=5e-5, epochs=1, batch_size=16, eval_every=EVAL_EVERY, patience=None, loss="mse", precision=PRECISION
 )
 reg_hist = finetune_text_model(
     reg_model,
@@ -850,7 +861,7 @@ reg_hist = finetune_text_model(
     device=device,
 )
 reg_pred = np.clip(
-    predict_texts(reg_model, tok, reg_texts["test"], device=device, desc="score"), 1, 5
+    predict_texts(reg_model, tok, reg_texts["test"], device=device, precision=PRECISION, desc="score"), 1, 5
 )
 y_rating = lm_test[RATING_COL].to_numpy()
 lm_rmse = rmse(y_rating, reg_pred)
@@ -993,7 +1004,7 @@ firsts = test_all.groupby(USER_COL, sort=True).head(1)
 firsts = firsts.sample(min(N_RERANK, len(firsts)), random_state=SEED).sort_values(USER_COL)
 cands, cand_frame = candidate_rows(firsts, 19)  # cands (users, 20), the true item in column 0
 like_cand = predict_texts(
-    lm_models["lm-full"], tok, make_prompts(cand_frame), device=device, desc="rerank (like)"
+    lm_models["lm-full"], tok, make_prompts(cand_frame), device=device, precision=PRECISION, desc="rerank (like)"
 ).reshape(cands.shape)
 
 # %%
@@ -1125,8 +1136,9 @@ plt.show()
 # %%
 # Keep the fine-tuned cross-encoder and its test scores for notebook 08 (compression) in the
 # artefact cache, keyed by the recipe, base model, samples, seed, profile and code version
-cache_parts = tallrec_cache_parts(FULL_CFG, BASE_MODEL, PROFILE, SEED)
-extras = {"test_index": lm_test.index.to_numpy(), "test_scores": test_scores["lm-full"]}
+cache_parts = tallrec_cache_parts(FULL_CFG, BASE_MODEL, PROFILE, SEED, device)
+extras = {"test_index": lm_test.index.to_numpy(), "test_scores": test_scores["lm-full"],
+          "scored_in_fp32": np.array(resolve_precision(PRECISION, device) == "fp32")}
 print("saved to", save_model(Path(RESULTS_PATH).parent / "cache", "tallrec-lm-full", lm_models["lm-full"], extras, **cache_parts))
 
 # %% [markdown]

@@ -343,6 +343,7 @@ BPR_MODELS = [  # name, model maker, training settings, regularisation grid
 ]
 
 
+# %%
 def fit_bpr_models(fit_df, refit_df, R_fit, R_final, valid_df, valid_mask, fns, info):
     """BPR-MF and LightGCN: regularisation and epochs chosen on validation (checked every 10 epochs),
     then, if ``refit_df`` is given, a refit on it for the chosen number of epochs."""

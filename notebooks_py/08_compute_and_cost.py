@@ -72,6 +72,9 @@ BASE_MODEL = ""
 # and one data-centre GPU, on-demand list prices of the order seen in 2026. Change to yours.
 PRICE_CPU_HOUR = 0.10
 PRICE_GPU_HOUR = 2.50
+# PRECISION: the setting notebook 04 ran with (its model is looked up by it); this notebook
+# measures fp32 and int8 itself
+PRECISION = "auto"
 
 # %%
 import time
@@ -224,7 +227,7 @@ make_prompts = prompt_maker(ds.items)  # notebook 04's prompts, with the statist
 
 # %%
 # notebook 04's model, looked up in the artefact cache by its recipe, samples, seed and code version
-cache_parts = tallrec_cache_parts(tallrec_full_config(PROFILE), BASE_MODEL, PROFILE, SEED)
+cache_parts = tallrec_cache_parts(tallrec_full_config(PROFILE, PRECISION), BASE_MODEL, PROFILE, SEED, device)
 tok, teacher = load_base_model(BASE_MODEL, kind="classification", device=device)
 artifact = load_model(Path(RESULTS_PATH).parent / "cache", "tallrec-lm-full", teacher, **cache_parts)
 teacher_extras = read_extras(artifact) if artifact else {}
@@ -453,9 +456,9 @@ cost[["params", "train_epoch_s"]].round(2)
 # label used. Its cost is a few thousand FLOPs per item.
 
 # %%
-# notebook 04 scored these samples with the same model: reuse its scores when it did
+# notebook 04 scored these samples with the same model: reuse its scores when it did so in fp32
 known = pd.Series(teacher_extras.get("test_scores", []), index=teacher_extras.get("test_index", []))
-if test.index.isin(known.index).all():
+if bool(teacher_extras.get("scored_in_fp32", False)) and test.index.isin(known.index).all():
     t_fp32 = known.loc[test.index].to_numpy(np.float32)
     print(f"fp32 scores of the {len(test):,} test samples: read from notebook 04's artefact")
 else:

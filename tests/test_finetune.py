@@ -153,3 +153,20 @@ def test_early_stopping_on_validation(tok):
     hist = finetune_text_model(model, tok, texts, y, cfg, texts[:16], y[:16], progress=False)
     assert hist["steps"] == 3 and len(hist["eval"]) == 3  # first eval is the best, then 2 more
     assert hist["best_step"] == 1
+
+
+def test_bf16_mixed_precision_trains_and_scores_close_to_fp32(tok):
+    texts, y = toy_task(96)
+    vtexts, vy = toy_task(32, seed=1)
+    model = tiny_bert(tok.vocab_size)
+    cfg = FinetuneConfig(lr=3e-3, epochs=3, batch_size=16, eval_every=6, patience=None,
+                         precision="bf16")
+    hist = finetune_text_model(model, tok, texts, y, cfg, vtexts, vy, progress=False)
+    assert hist["best"] > 0.9  # it learns in mixed precision too
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
+    fp32 = predict_texts(model, tok, vtexts, progress=False)
+    bf16 = predict_texts(model, tok, vtexts, progress=False, precision="bf16")
+    assert not np.array_equal(fp32, bf16)  # bf16 products really ran
+    np.testing.assert_allclose(bf16, fp32, atol=0.1 * np.abs(fp32).max())
+    with pytest.raises(ValueError, match="precision"):
+        predict_texts(model, tok, vtexts, progress=False, precision="fp16")

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
+from llm4rec_utils.repro import (
+    autocast,
+    by_profile,
+    check_profile,
+    get_device,
+    resolve_precision,
+    set_seed,
+)
 
 
 def test_set_seed_makes_draws_repeatable():
@@ -41,3 +48,30 @@ def test_thread_policy_is_set_by_the_package():
     import llm4rec_utils  # noqa: F401
 
     assert os.environ["OMP_WAIT_POLICY"].upper() == "PASSIVE"
+
+
+def test_precision_resolves_explicitly_automatically_and_from_the_environment(monkeypatch):
+    from llm4rec_utils import repro
+
+    monkeypatch.delenv("LLM4REC_PRECISION", raising=False)
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr(repro, "_cpu_has_fast_bf16", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(repro, "_cpu_has_fast_bf16", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setenv("LLM4REC_PRECISION", "bf16")
+    assert resolve_precision("auto", "cpu") == "bf16"
+    assert resolve_precision("fp32", "cpu") == "fp32"  # an explicit choice wins
+    monkeypatch.setenv("LLM4REC_PRECISION", "half")
+    with pytest.raises(ValueError, match="LLM4REC_PRECISION"):
+        resolve_precision("auto")
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp16")
+
+
+def test_autocast_runs_products_in_bf16_only_when_asked():
+    a = torch.randn(4, 4)
+    with autocast("bf16", "cpu"):
+        assert (a @ a).dtype == torch.bfloat16
+    with autocast("fp32", "cpu"):
+        assert (a @ a).dtype == torch.float32
