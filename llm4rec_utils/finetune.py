@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
 from .repro import autocast, resolve_precision
-from .training import Checkpointer, adam, fast_dropout, length_bucketed_batches, linear_warmup
+from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup
 
 KINDS = ("classification", "regression", "causal-lm", "encoder")
 
@@ -233,7 +233,6 @@ def finetune_text_model(
         raise ValueError(f"unknown loss {cfg.loss!r}: use 'bce' or 'mse'")
     if len(texts) != len(targets) or len(texts) == 0:
         raise ValueError(f"need as many targets as texts (>0): {len(texts)} vs {len(targets)}")
-    fast_dropout(model)  # the same dropout, a cheaper mask
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     y = torch.as_tensor(np.asarray(targets, dtype=np.float32))

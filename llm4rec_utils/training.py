@@ -150,15 +150,3 @@ def adam(params, lr: float, weight_decay: float = 0.0, decoupled: bool = False):
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
     return cls(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
-
-def fast_dropout(model: nn.Module) -> nn.Module:
-    """Swap every plain ``nn.Dropout`` inside ``model`` (a Hugging Face model, a peft adapter)
-    for :class:`llm4rec_utils.attention.Dropout`: the same distribution, a mask about twice as
-    cheap to draw on the CPU. Returns ``model``, changed in place."""
-    from .attention import Dropout
-
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if type(child) is nn.Dropout:
-                setattr(module, name, Dropout(child.p, inplace=False))
-    return model

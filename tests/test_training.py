@@ -2,8 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from llm4rec_utils.attention import Dropout
-from llm4rec_utils.training import Checkpointer, adam, fast_dropout
+from llm4rec_utils.training import Checkpointer, adam
 
 
 def test_checkpointer_keeps_the_best_state_and_stops_on_patience():
@@ -83,10 +82,3 @@ def test_adam_is_fused_and_matches_the_per_tensor_update(decoupled):
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
-
-def test_fast_dropout_swaps_every_plain_dropout_in_place():
-    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.2), nn.ModuleDict({"a": nn.Dropout(0.1)}))
-    assert fast_dropout(model) is model
-    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
-    assert len(drops) == 2 and all(type(m) is Dropout for m in drops)
-    assert [m.p for m in drops] == [0.2, 0.1]
