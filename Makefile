@@ -15,9 +15,8 @@ JOBS ?= 1
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
 TORCH_INDEX ?=
 
-# Two torch threads spin-wait on each other on a 2-core machine; passive waiting is ~3x faster.
-# It must be set before torch is imported, so it goes into the environment of everything we start.
-export OMP_WAIT_POLICY := PASSIVE
+# OpenMP keeps its default wait policy: OMP_WAIT_POLICY=PASSIVE made two torch threads slower
+# than one on small-batch training (BPR, LightGCN, MF) on a 2-core machine (see the README).
 export PYTHONHASHSEED := 0
 
 .PHONY: install test unit notebooks-smoke lint run clean data student grade pair badges

@@ -6,11 +6,4 @@ Modules are named after the pipeline stage they serve: ``data`` (fetch, cache, l
 and ``runner`` (papermill).
 """
 
-import os
-
-# PyTorch's OpenMP threads busy-wait on each other on a 2-core machine (a BPR step measured
-# 12-18 ms against 4 ms with passive waiting). The policy is read once, when torch is first
-# imported, so set it here, before any module of ours imports torch.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 __version__ = "0.1.0"

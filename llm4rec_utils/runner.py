@@ -383,7 +383,7 @@ def run_notebooks(
         "RESULTS_PATH": str(results_path),
     }
     params.update(extra_params or {})  # e.g. DECODER_MODEL, LLM_ENDPOINT (notebook 09)
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED=str(seed))
+    env = dict(os.environ, PYTHONHASHSEED=str(seed))
     if jobs > 1:  # share the cores: each notebook gets its slice of threads
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
         env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
