@@ -1,26 +1,36 @@
 """The run's front page, ``build/index.html``: one row per notebook (status, wall time, peak
 memory, a link to its executed HTML), the ten slowest cells of the run, a chart of wall time per
-notebook, and the leaderboards of ``RESULTS.md``.
+notebook, the figures the notebooks tag for it (``report-figure``: 08's quality-vs-cost Pareto
+plot) and the leaderboards of ``RESULTS.md``.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
 import nbformat
 
 
+def _source_cells(executed: str | Path):
+    """(index in the source notebook, cell) of an executed notebook: papermill's injected
+    parameters cell and its error banners are not counted."""
+    index = 0
+    for c in nbformat.read(executed, as_version=4).cells:
+        tags = c.metadata.get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        yield index, c
+        index += 1
+
+
 def cell_durations(executed: str | Path) -> list[dict]:
     """Each code cell's duration as papermill recorded it: ``[{notebook, cell, seconds,
     first_line}]``, with ``cell`` the index in the *source* notebook (papermill's injected
     parameters cell is not counted)."""
-    nb = nbformat.read(executed, as_version=4)
-    out, index = [], 0
-    for c in nb.cells:
-        tags = c.metadata.get("tags", [])
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
-            continue
+    out = []
+    for index, c in _source_cells(executed):
         seconds = c.metadata.get("papermill", {}).get("duration")
         if c.cell_type == "code" and seconds is not None:
             first = next((ln for ln in c.source.splitlines() if ln.strip()), "")
@@ -32,7 +42,6 @@ def cell_durations(executed: str | Path) -> list[dict]:
                     "first_line": first[:80],
                 }
             )
-        index += 1
     return out
 
 
@@ -40,6 +49,29 @@ def slowest_cells(executed: list[str | Path], n: int = 10) -> list[dict]:
     """The ``n`` slowest cells over all the executed notebooks, slowest first."""
     rows = [r for path in executed if Path(path).exists() for r in cell_durations(path)]
     return sorted(rows, key=lambda r: r["seconds"], reverse=True)[:n]
+
+
+FIGURE_TAG = "report-figure"
+
+
+def report_figures(executed: list[str | Path], out: str | Path) -> list[dict]:
+    """The PNG outputs of every executed code cell tagged :data:`FIGURE_TAG`, written to
+    ``out`` as ``figure_<notebook>_<cell>.png``: ``[{notebook, cell, file}]``. A tagged cell
+    that drew nothing (e.g. a failed run) contributes nothing."""
+    figures = []
+    for path in executed:
+        if not Path(path).exists():
+            continue
+        for index, c in _source_cells(path):
+            if FIGURE_TAG not in c.metadata.get("tags", []):
+                continue
+            outputs = [o.get("data", {}) for o in c.get("outputs", [])]
+            pngs = [d["image/png"] for d in outputs if "image/png" in d]
+            for k, png in enumerate(pngs):
+                name = f"figure_{Path(path).stem}_{index}" + (f"_{k}" if k else "") + ".png"
+                (Path(out) / name).write_bytes(base64.b64decode(png))
+                figures.append({"notebook": Path(path).stem, "cell": index, "file": name})
+    return figures
 
 
 def _wall_time_chart(results: dict, out: Path) -> str | None:
@@ -98,6 +130,12 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
         for r in slowest_cells(executed)
     ]
     chart = _wall_time_chart(results, build_dir)
+    figures = "".join(
+        f"<h3>{html.escape(f['notebook'])}, cell {f['cell']}</h3>"
+        f"<a href='{f['notebook']}.html'><img src='{f['file']}' alt='figure of "
+        f"{html.escape(f['notebook'])}' style='max-width:100%'></a>"
+        for f in report_figures(executed, build_dir)
+    )
     prov_items = "".join(
         f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in prov.items()
     )
@@ -105,6 +143,7 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
         "body{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin-bottom:1.5em}"
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+        ".wide{overflow-x:auto}"
         ".ok{color:#080}.failed{color:#b00;font-weight:bold}.err{color:#b00;font-size:90%}"
     )
     page = f"""<!doctype html><html><head><meta charset='utf-8'><title>llm4rec run</title>
@@ -122,8 +161,10 @@ raw numbers: <a href='results.json'>results.json</a>.</p>
 <h2>The ten slowest cells</h2>
 <table><tr><th>notebook</th><th>cell</th><th>seconds</th><th>first line</th></tr>
 {"".join(slow)}</table>
+<h2>Figures</h2>
+{figures or "<p>none in this run</p>"}
 <h2>Leaderboards</h2>
-{_leaderboards_html(results)}
+<div class='wide'>{_leaderboards_html(results)}</div>
 </body></html>
 """
     out = build_dir / "index.html"

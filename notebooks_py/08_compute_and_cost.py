@@ -706,7 +706,7 @@ missing = [f"{m} ({p})" for p, d in panels.items() for m, v in d.items() if v is
 if missing:
     print("no recorded quality yet for:", ", ".join(missing), "- run notebooks 03, 05 and 06 first")
 
-# %%
+# %% tags=["report-figure"]
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
 for ax, (title, qual) in zip(axes, panels.items(), strict=True):
     names = [m for m, v in qual.items() if v is not None]

@@ -168,3 +168,25 @@ def test_extra_params_parse_and_refuse_the_runner_own():
         parse_params(["SEED=1"])
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_params(["decoder"])
+
+
+def test_index_shows_tagged_figures_only(tmp_path):
+    import base64
+
+    from nbformat.v4 import new_output
+
+    from llm4rec_utils import report
+
+    png = base64.b64encode(b"\x89PNG fake bytes").decode()
+    cells = [new_code_cell("plot()"), new_code_cell("plot()"), new_code_cell("plot()")]
+    cells[0].metadata["tags"] = ["injected-parameters"]  # papermill's: not a source cell
+    for c in cells[1:]:
+        c.outputs = [new_output("display_data", data={"image/png": png})]
+    cells[2].metadata["tags"] = [report.FIGURE_TAG]
+    nbformat.write(new_notebook(cells=cells), tmp_path / "08_x.ipynb")
+    results = {"notebooks": {"08_x": {"status": "ok", "wall_s": 1.0, "peak_rss_mb": 50}}}
+    index = report.write_index(tmp_path, results).read_text()
+    written = sorted(p.name for p in tmp_path.glob("figure_*.png"))
+    assert written == ["figure_08_x_1.png"]  # the tagged cell, counted without papermill's
+    assert (tmp_path / written[0]).read_bytes() == b"\x89PNG fake bytes"
+    assert "src='figure_08_x_1.png'" in index and "08_x, cell 1" in index
