@@ -721,8 +721,10 @@ for ax, (title, qual) in zip(axes, panels.items(), strict=True):
         ax.annotate(name, (x, yq), textcoords="offset points", xytext=(4, 4), fontsize=8)
     order = np.argsort(c[front])
     ax.plot(c[front][order], q[front][order], "r--", lw=0.8, label="Pareto frontier")
+    log = c.max() > 10 * c.min()  # a log axis only where the costs span more than 10x
     ax.set(
-        xscale="log", xlabel="cost per million scored items (log)", ylabel="quality", title=title
+        xscale="log" if log else "linear", ylabel="quality", title=title,
+        xlabel="cost per million scored items" + (" (log)" if log else ""),
     )
     ax.legend(fontsize=8)
 plt.tight_layout()
