@@ -39,26 +39,26 @@ test: install lint
 	$(PY) -m pytest -q
 
 run: install data
-	$(PY) -m llm4rec_utils.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
+	$(PY) -m llm4rec_utils.tooling.runner --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --jobs $(JOBS) $(foreach p,$(PARAMS),--param $(p)) $(NOTEBOOKS)
 
 # Colab/Binder badges and the launch cell of every notebook; a fork sets its own repository
 REPO ?= llm4rec/llm4rec
 badges: install
-	$(PY) -m llm4rec_utils.launch --repo $(REPO)
+	$(PY) -m llm4rec_utils.tooling.launch --repo $(REPO)
 
 # The py:percent twins of the notebooks (notebooks_py/), rewritten from the notebooks
 pair: install
-	$(PY) -m llm4rec_utils.pairing
+	$(PY) -m llm4rec_utils.tooling.pairing
 
 # Coursework (otter-grader): student editions into build/student/, autograder bundles into
 # build/autograder/; grade a filled-in copy with  make grade NOTEBOOK=07 SUBMISSION=path.ipynb
 student: install
-	$(PY) -m llm4rec_utils.coursework student $(NOTEBOOKS)
+	$(PY) -m llm4rec_utils.tooling.coursework student $(NOTEBOOKS)
 
 GRADE_PROFILE ?= smoke
 grade: install
 	@test -n "$(NOTEBOOK)" -a -n "$(SUBMISSION)" || { echo "usage: make grade NOTEBOOK=07 SUBMISSION=path/to/copy.ipynb"; exit 2; }
-	$(PY) -m llm4rec_utils.coursework grade $(NOTEBOOK) $(SUBMISSION) --profile $(GRADE_PROFILE)
+	$(PY) -m llm4rec_utils.tooling.coursework grade $(NOTEBOOK) $(SUBMISSION) --profile $(GRADE_PROFILE)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -18,7 +18,6 @@ forbids redistribution.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -49,6 +48,12 @@ from .constants import (
     USER_COL,
     YEAR_COL,
     ZIP_COL,
+)
+from .tooling.files import (
+    atomic_write_bytes,
+    file_digest,
+    safe_extract,
+    verify_checksum,
 )
 
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
@@ -103,14 +108,6 @@ class DataUnavailableError(RuntimeError):
     """No cache and no source could provide the data set."""
 
 
-class ChecksumError(ValueError):
-    """A downloaded or cached file does not have the checksum it must have."""
-
-
-class UnsafeArchiveError(ValueError):
-    """An archive member would be written outside the target folder."""
-
-
 class DataValidationError(ValueError):
     """Loaded data does not look like MovieLens-100K."""
 
@@ -132,73 +129,6 @@ def default_data_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     """Turn a ``DATA_DIR`` parameter (``None`` or ``""`` means the default) into a path."""
     return default_data_dir() if data_dir in (None, "") else Path(data_dir).expanduser()
-
-
-def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_checksum(path: str | os.PathLike, expected: str, algorithm: str = "sha256") -> None:
-    """Raise :class:`ChecksumError` unless ``path`` has the expected digest."""
-    got = file_digest(path, algorithm)
-    if got != expected:
-        raise ChecksumError(
-            f"{Path(path).name}: {algorithm} is {got}, expected {expected}. The file is corrupted "
-            "or truncated, or it is a different release; delete it and fetch again."
-        )
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache is plain data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def safe_extract(archive: str | os.PathLike, prefix: str, dest: str | os.PathLike) -> list[Path]:
-    """Extract the members of a zip under ``prefix`` into ``dest`` (flattened by the prefix).
-
-    Each member is written atomically. A member whose name would land outside ``dest``
-    (``..``, absolute paths) raises :class:`UnsafeArchiveError` before anything is written.
-
-    Returns:
-        The extracted paths.
-    """
-    dest = Path(dest)
-    root = dest.resolve()
-    with zipfile.ZipFile(archive) as zf:
-        plan = []
-        for info in zf.infolist():
-            if not info.filename.startswith(prefix) or info.is_dir():
-                continue
-            rel = info.filename[len(prefix) :]
-            target = (dest / rel).resolve()
-            if rel.startswith(("/", "\\")) or not target.is_relative_to(root) or target == root:
-                raise UnsafeArchiveError(
-                    f"refusing to extract {info.filename!r} from {Path(archive).name}: it would be "
-                    f"written outside {dest}"
-                )
-            plan.append((info, target))
-        if not plan:
-            raise DataValidationError(f"{Path(archive).name} holds no files under {prefix!r}")
-        out = []
-        for info, target in plan:
-            atomic_write_bytes(target, zf.read(info))
-            out.append(target)
-    return out
 
 
 def write_manifest(folder: Path, files: list[str], source: str) -> None:

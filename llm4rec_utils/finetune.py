@@ -189,9 +189,9 @@ def tallrec_cache_parts(
     """The artefact-cache key of a model fine-tuned on the TALLRec task: the training config
     (with the precision it resolves to on ``device``), the base model, the sample counts and
     split, the seed, the profile and the code version of the training loop and the sample
-    builder (see :mod:`llm4rec_utils.artifacts`)."""
-    from .artifacts import code_version
+    builder (see :mod:`llm4rec_utils.tooling.artifacts`)."""
     from .prompts import split_tallrec, tallrec_sizes
+    from .tooling.artifacts import code_version
 
     return dict(
         config=cfg,

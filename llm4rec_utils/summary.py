@@ -12,7 +12,7 @@ import os
 
 import pandas as pd
 
-from .results import KEY_EXTRAS, read_results
+from .tooling.results import KEY_EXTRAS, read_results
 
 CLAIMS_DOC = "../docs/claims.md"  # where notebooks link the source articles' claims
 

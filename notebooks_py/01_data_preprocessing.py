@@ -87,8 +87,8 @@ import seaborn as sns
 from llm4rec_utils import data, preprocess, sampling, splits
 from llm4rec_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from llm4rec_utils.repro import by_profile, check_profile, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.summary import fmt, notebook_table, verdict
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

@@ -92,11 +92,11 @@ from llm4rec_utils.evaluate import evaluate_full_ranking
 from llm4rec_utils.metrics import auc
 from llm4rec_utils.prompts import build_tallrec_samples, prompt_maker, split_tallrec, tallrec_sizes
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.sequential import user_sequences
 from llm4rec_utils.stats import bootstrap_auc_ci
 from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
 from llm4rec_utils.textrnn import RNNConfig, load_glove, predict_rnn, train_bilstm
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

@@ -82,7 +82,6 @@ import torch
 from torch import nn
 
 from llm4rec_utils import data, preprocess, splits
-from llm4rec_utils.artifacts import code_version, save_model
 from llm4rec_utils.attention import (
     MultiHeadSelfAttention,
     TransformerBlock,
@@ -95,7 +94,6 @@ from llm4rec_utils.collaborative import popularity_scores
 from llm4rec_utils.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 from llm4rec_utils.evaluate import evaluate_full_ranking, evaluate_sampled, validation_ndcg
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.sequential import (
     SASRec,
     left_pad,
@@ -106,6 +104,8 @@ from llm4rec_utils.sequential import (
 )
 from llm4rec_utils.stats import bootstrap_ci
 from llm4rec_utils.summary import compare, fmt, notebook_table, ratio, verdict
+from llm4rec_utils.tooling.artifacts import code_version, save_model
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

@@ -103,7 +103,6 @@ from llm4rec_utils.adapters import (
     head_param_count,
     training_hooks,
 )
-from llm4rec_utils.artifacts import save_model
 from llm4rec_utils.collaborative import (
     MFConfig,
     ease_weights,
@@ -134,9 +133,10 @@ from llm4rec_utils.prompts import (
     tallrec_sizes,
 )
 from llm4rec_utils.repro import by_profile, check_profile, get_device, resolve_precision, set_seed
-from llm4rec_utils.results import get_metric, read_results, record_metric
 from llm4rec_utils.stats import bootstrap_auc_ci, bootstrap_auc_diff_ci
 from llm4rec_utils.summary import compare, fmt, gain_verdict, notebook_table, verdict
+from llm4rec_utils.tooling.artifacts import save_model
+from llm4rec_utils.tooling.results import get_metric, read_results, record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

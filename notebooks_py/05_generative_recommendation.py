@@ -94,7 +94,6 @@ from llm4rec_utils.generative import (
     train_gpt_rec,
 )
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.sequential import (
     SASRec,
     SASRecConfig,
@@ -104,6 +103,7 @@ from llm4rec_utils.sequential import (
 )
 from llm4rec_utils.stats import bootstrap_ci
 from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

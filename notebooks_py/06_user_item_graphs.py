@@ -81,13 +81,6 @@ import torch
 from sklearn.model_selection import KFold
 
 from llm4rec_utils import bandits, data, embeddings, hybrid, preprocess, splits
-from llm4rec_utils.artifacts import (
-    code_version,
-    frame_fingerprint,
-    load_model,
-    read_extras,
-    save_model,
-)
 from llm4rec_utils.collaborative import (
     BPRMF,
     MFConfig,
@@ -104,9 +97,16 @@ from llm4rec_utils.evaluate import evaluate_full_ranking, top_k_items
 from llm4rec_utils.graph import LightGCN, bipartite_adjacency, normalize_adjacency
 from llm4rec_utils.metrics import auc, hit_rate_at_k, mae, rmse
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.stats import bootstrap_auc_ci
 from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+from llm4rec_utils.tooling.artifacts import (
+    code_version,
+    frame_fingerprint,
+    load_model,
+    read_extras,
+    save_model,
+)
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)
@@ -327,7 +327,7 @@ def fit_closed_form(R_fit, R_final, valid_df, valid_mask, fns, info):
 
 
 # %%
-CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_utils.artifacts)
+CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_utils.tooling.artifacts)
 
 
 def lightgcn_key(data, layers, reg, epochs, lr, batch_size):

@@ -73,7 +73,6 @@ import seaborn as sns
 from sklearn.metrics import ndcg_score, roc_auc_score
 
 from llm4rec_utils import data, metrics, preprocess, splits
-from llm4rec_utils.artifacts import code_version, frame_fingerprint, load_model, save_model
 from llm4rec_utils.collaborative import (
     BPRMF,
     ease_score_fn,
@@ -86,9 +85,10 @@ from llm4rec_utils.constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 from llm4rec_utils.evaluate import evaluate_full_ranking, evaluate_sampled, top_k_items
 from llm4rec_utils.feedback import LoopConfig, simulate_feedback_loop
 from llm4rec_utils.repro import by_profile, check_profile, set_seed
-from llm4rec_utils.results import read_results, record_metric
 from llm4rec_utils.stats import bootstrap_ci, paired_bootstrap_pvalue
 from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+from llm4rec_utils.tooling.artifacts import code_version, frame_fingerprint, load_model, save_model
+from llm4rec_utils.tooling.results import read_results, record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)
@@ -99,7 +99,7 @@ BPR_EPOCHS = by_profile(PROFILE, smoke=2, full=30)
 N_BOOT = by_profile(PROFILE, smoke=200, full=1000)
 SEEDS = by_profile(PROFILE, smoke=[SEED], full=[SEED, SEED + 1, SEED + 2])
 LOOP_ROUNDS = by_profile(PROFILE, smoke=3, full=10)
-CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_utils.artifacts)
+CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_utils.tooling.artifacts)
 
 # %% [markdown]
 # ## 1. Metrics from first principles

@@ -91,7 +91,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from llm4rec_utils import data
-from llm4rec_utils.artifacts import load_model, read_extras
 from llm4rec_utils.collaborative import BiasedMF, MFConfig, interaction_matrix, train_bpr, train_mf
 from llm4rec_utils.compress import (
     MLPStudent,
@@ -130,7 +129,6 @@ from llm4rec_utils.prompts import (
     split_tallrec,
 )
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import get_metric, read_results, record_metric
 from llm4rec_utils.sequential import (
     SASRec,
     left_pad,
@@ -140,6 +138,8 @@ from llm4rec_utils.sequential import (
 )
 from llm4rec_utils.stats import bootstrap_auc_ci
 from llm4rec_utils.summary import fmt, verdict
+from llm4rec_utils.tooling.artifacts import load_model, read_extras
+from llm4rec_utils.tooling.results import get_metric, read_results, record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

@@ -100,7 +100,6 @@ import pandas as pd
 import seaborn as sns
 
 from llm4rec_utils import data, preprocess, splits
-from llm4rec_utils.artifacts import code_version, load_model
 from llm4rec_utils.collaborative import ease_weights, interaction_matrix
 from llm4rec_utils.constants import ITEM_COL, LABEL_COL, USER_COL
 from llm4rec_utils.distributed import build_model, write_samples
@@ -135,7 +134,6 @@ from llm4rec_utils.llmrank import (
 from llm4rec_utils.metrics import auc
 from llm4rec_utils.prompts import build_tallrec_samples, movie_titles, prompt_maker, split_tallrec
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
-from llm4rec_utils.results import record_metric
 from llm4rec_utils.sequential import (
     SASRec,
     sasrec_ml100k_config,
@@ -145,6 +143,8 @@ from llm4rec_utils.sequential import (
 )
 from llm4rec_utils.stats import bootstrap_ci
 from llm4rec_utils.summary import compare, fmt, notebook_table, verdict
+from llm4rec_utils.tooling.artifacts import code_version, load_model
+from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
 set_seed(SEED)

@@ -2,8 +2,14 @@ import numpy as np
 import torch
 
 from llm4rec_utils import sequential
-from llm4rec_utils.artifacts import artifact_key, code_version, load_model, read_extras, save_model
 from llm4rec_utils.sequential import SASRec, sasrec_ml100k_config
+from llm4rec_utils.tooling.artifacts import (
+    artifact_key,
+    code_version,
+    load_model,
+    read_extras,
+    save_model,
+)
 
 
 def parts(cfg, **kw):
@@ -70,7 +76,7 @@ def test_the_tallrec_key_changes_with_recipe_profile_seed_and_base():
 def test_frame_fingerprint_sees_every_row_and_their_order():
     import pandas as pd
 
-    from llm4rec_utils.artifacts import frame_fingerprint
+    from llm4rec_utils.tooling.artifacts import frame_fingerprint
 
     df = pd.DataFrame({"user": [0, 1, 2], "item": [5, 6, 7], "rating": [1.0, 2.0, 3.0]})
     assert frame_fingerprint(df) == frame_fingerprint(df.copy())

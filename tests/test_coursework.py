@@ -8,7 +8,7 @@ import shutil
 import nbformat
 import pytest
 
-from llm4rec_utils import coursework as cw
+from llm4rec_utils.tooling import coursework as cw
 
 NOTEBOOKS = cw.coursework_notebooks()
 

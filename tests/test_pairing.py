@@ -1,5 +1,5 @@
-from llm4rec_utils import pairing
-from llm4rec_utils.runner import list_notebooks
+from llm4rec_utils.tooling import pairing
+from llm4rec_utils.tooling.runner import list_notebooks
 
 
 def test_every_notebook_has_a_current_twin():

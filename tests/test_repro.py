@@ -50,7 +50,7 @@ def test_the_package_leaves_the_openmp_wait_policy_alone():
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    code = "import os, llm4rec_utils.runner; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = "import os, llm4rec_utils.tooling.runner; print(os.environ.get('OMP_WAIT_POLICY'))"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from llm4rec_utils import results as R
+from llm4rec_utils.tooling import results as R
 
 
 def test_record_appends_and_replaces(tmp_path):
@@ -41,7 +41,7 @@ def test_results_table_lists_everything():
 
 
 def test_shots_are_part_of_the_key(tmp_path):
-    from llm4rec_utils.results import get_metric, read_results, record_metric, results_table
+    from llm4rec_utils.tooling.results import get_metric, read_results, record_metric, results_table
 
     path = tmp_path / "r.json"
     record_metric(path, "nb", "lm", "p", "auc", 0.7)
@@ -79,7 +79,7 @@ def test_report_has_leaderboards_and_html():
 
 
 def test_compare_runs_checks_each_value_against_the_first_runs_interval():
-    from llm4rec_utils.results import compare_runs
+    from llm4rec_utils.tooling.results import compare_runs
 
     def run(auc, ndcg, wall):
         rows = [("auc", auc), ("auc_ci_low", 0.6), ("auc_ci_high", 0.7), ("train_wall_s", wall)]

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from llm4rec_utils import runner
+from llm4rec_utils.tooling import runner
 
 
 def write_nb(path, *sources):
@@ -34,7 +34,7 @@ def test_failure_names_notebook_and_cell_and_keeps_other_results(tmp_path):
     good = write_nb(
         src / "01_good.ipynb",
         params,
-        "from llm4rec_utils.results import record_metric\n"
+        "from llm4rec_utils.tooling.results import record_metric\n"
         "assert PROFILE == 'smoke'\n"
         "record_metric(RESULTS_PATH, '01_good', 'm', 'p', 'x', 0.5)",
     )
@@ -117,7 +117,7 @@ def test_parallel_jobs_keep_every_row_and_respect_dependencies(tmp_path):
     params = 'PROFILE = "full"\nRESULTS_PATH = ""\nSEED = 0\nDEVICE = "auto"\nDATA_DIR = ""'
     writer = (
         "import os\n"
-        "from llm4rec_utils.results import record_metric\n"
+        "from llm4rec_utils.tooling.results import record_metric\n"
         "assert os.environ['OMP_NUM_THREADS'] == str(max(1, (os.cpu_count() or 1) // 2))\n"
         "for i in range(40):\n"
         "    record_metric(RESULTS_PATH, NAME, 'm', 'p', f'x{i}', i)"
@@ -128,7 +128,7 @@ def test_parallel_jobs_keep_every_row_and_respect_dependencies(tmp_path):
     c = write_nb(
         src / "03_c.ipynb",
         params,
-        "from llm4rec_utils.results import read_results, record_metric\n"
+        "from llm4rec_utils.tooling.results import read_results, record_metric\n"
         "rows = [m for m in read_results(RESULTS_PATH)['metrics'] if m['notebook'] == '01_a']\n"
         "record_metric(RESULTS_PATH, '03_c', 'm', 'p', 'rows_seen', len(rows))",
     )
@@ -158,7 +158,7 @@ def test_declared_dependencies_name_existing_notebooks():
 
 
 def test_extra_params_parse_and_refuse_the_runner_own():
-    from llm4rec_utils.runner import parse_params
+    from llm4rec_utils.tooling.runner import parse_params
 
     assert parse_params(["DECODER_MODEL=a/b", "LLM_ENDPOINT=http://x:1/v1?k=v"]) == {
         "DECODER_MODEL": "a/b",
@@ -175,7 +175,7 @@ def test_index_shows_tagged_figures_only(tmp_path):
 
     from nbformat.v4 import new_output
 
-    from llm4rec_utils import report
+    from llm4rec_utils.tooling import report
 
     png = base64.b64encode(b"\x89PNG fake bytes").decode()
     cells = [new_code_cell("plot()"), new_code_cell("plot()"), new_code_cell("plot()")]

@@ -1,7 +1,7 @@
 import pytest
 
-from llm4rec_utils import results as R
 from llm4rec_utils import summary as S
+from llm4rec_utils.tooling import results as R
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llm4rec_utils.runner import REPO_ROOT
+from llm4rec_utils.tooling.runner import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent

@@ -73,7 +73,7 @@ def apply(path, repo: str = REPO, branch: str = BRANCH) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.launch")
+    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.tooling.launch")
     parser.add_argument("--repo", default=REPO, help="owner/name of the GitHub repository")
     parser.add_argument("--branch", default=BRANCH)
     args = parser.parse_args(argv)

@@ -10,8 +10,8 @@ the solution between ``# BEGIN SOLUTION`` / ``# END SOLUTION`` comments, then te
 
 Usage::
 
-    python -m llm4rec_utils.coursework student            # build/student/, build/autograder/
-    python -m llm4rec_utils.coursework grade 07 my.ipynb  # executes my.ipynb (smoke) and grades it
+    python -m llm4rec_utils.tooling.coursework student   # build/student/, build/autograder/
+    python -m llm4rec_utils.tooling.coursework grade 07 my.ipynb  # runs my.ipynb (smoke), grades
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def grade(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.coursework")
+    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.tooling.coursework")
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("student", help="build student editions and autograder bundles")
     st.add_argument("notebooks", nargs="*", help="e.g. 07 (default: every coursework notebook)")

@@ -2,8 +2,8 @@
 
 Usage (``make run`` and ``make test`` wrap it)::
 
-    python -m llm4rec_utils.runner --profile full            # every notebook
-    python -m llm4rec_utils.runner --profile smoke 01 03     # a subset, by number or name
+    python -m llm4rec_utils.tooling.runner --profile full            # every notebook
+    python -m llm4rec_utils.tooling.runner --profile smoke 01 03     # a subset, by number or name
 
 Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML, ``results.json``
 (provenance, per-notebook status, wall time and peak memory, recorded metrics), ``RESULTS.md``
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from .constants import PROFILES
-from .data import resolve_data_dir
+from ..constants import PROFILES
+from ..data import resolve_data_dir
+from ..repro import check_profile
 from .report import write_index
-from .repro import check_profile
 from .results import locked, read_results, results_html, results_table, write_results
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 KERNEL_NAME = "llm4rec"
 
@@ -84,7 +84,7 @@ def provenance(profile: str, device: str, seed: int) -> dict:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = "not installed"
-    from .repro import get_device
+    from ..repro import get_device
 
     return {
         "commit": commit,
@@ -231,7 +231,7 @@ def _run_notebook(
     cmd = [
         sys.executable,
         "-m",
-        "llm4rec_utils.runner",
+        "llm4rec_utils.tooling.runner",
         "--_execute",
         str(nb),
         str(out),
@@ -355,7 +355,7 @@ def run_notebooks(
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    from .repro import get_device
+    from ..repro import get_device
 
     check_profile(profile)
     check_seed(seed)
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--_execute":  # internal: one notebook in a child process
         return _execute_one(*argv[1:6])
     parser = argparse.ArgumentParser(
-        prog="python -m llm4rec_utils.runner", description=__doc__.split("\n")[0]
+        prog="python -m llm4rec_utils.tooling.runner", description=__doc__.split("\n")[0]
     )
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
     parser.add_argument("--profile", default="full", choices=PROFILES)

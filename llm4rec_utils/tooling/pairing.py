@@ -6,8 +6,8 @@ ordinary lines of Python and markdown comments. The notebook is the source of tr
 A teacher who edits a twin brings the change back with ``jupytext --sync notebooks_py/X.py``
 (``jupytext.toml`` declares the pairing).
 
-    python -m llm4rec_utils.pairing          # rewrite every twin
-    python -m llm4rec_utils.pairing --check  # exit 1 and name the stale twins
+    python -m llm4rec_utils.tooling.pairing          # rewrite every twin
+    python -m llm4rec_utils.tooling.pairing --check  # exit 1 and name the stale twins
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def write_twins(notebooks: list[Path] | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.pairing")
+    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.tooling.pairing")
     parser.add_argument("--check", action="store_true", help="only report stale twins")
     args = parser.parse_args(argv)
     if args.check:
