@@ -1,0 +1,159 @@
+"""The verdict engine: the decision rule, paired and seed-combined intervals, the registry."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm4rec_utils import claims as C
+from llm4rec_utils import verdicts as V
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "kind, low, high, margin, expected",
+    [
+        ("superiority", 0.01, 0.03, None, "supported"),
+        ("superiority", -0.03, -0.01, None, "not supported"),
+        ("superiority", -0.01, 0.03, None, "undecided"),
+        ("superiority", 0.0, 0.03, None, "undecided"),  # touching 0 is a tie
+        ("equivalence", -0.01, 0.01, 0.02, "supported"),
+        ("equivalence", -0.03, 0.01, 0.02, "undecided"),
+        ("equivalence", 0.03, 0.05, 0.02, "not supported"),
+        ("equivalence", -0.05, -0.03, 0.02, "not supported"),
+        ("non-inferiority", -0.01, 0.05, 0.02, "supported"),
+        ("non-inferiority", -0.03, 0.05, 0.02, "undecided"),
+        ("non-inferiority", -0.06, -0.03, 0.02, "not supported"),
+    ],
+)
+def test_decision_rule_on_hand_made_intervals(kind, low, high, margin, expected):
+    assert V.decide(kind, low, high, margin) == expected
+
+
+def test_margin_is_required_for_equivalence_and_bounds_must_be_ordered():
+    with pytest.raises(ValueError, match="margin"):
+        V.decide("equivalence", -0.1, 0.1)
+    with pytest.raises(ValueError, match="swapped"):
+        V.decide("superiority", 0.2, 0.1)
+    with pytest.raises(ValueError, match="unknown claim kind"):
+        V.decide("better", 0.1, 0.2)
+
+
+def test_a_synthetic_tie_is_undecided():
+    rng = np.random.default_rng(0)
+    a = rng.random(500)
+    ev = V.paired_diff(a, a[rng.permutation(500)], seed=1)  # same distribution, no effect
+    assert ev.ci_low < 0 < ev.ci_high
+    assert C.judge("sasrec-beats-popularity", ev).verdict == "undecided"
+    exact = V.paired_diff(a, a)
+    assert exact.effect == exact.ci_low == exact.ci_high == 0
+    assert C.judge("sasrec-beats-popularity", exact).verdict == "undecided"
+
+
+def test_paired_is_narrower_than_unpaired_on_correlated_units():
+    rng = np.random.default_rng(0)
+    user = rng.normal(0, 1, 400)  # what a user shares across models
+    a = user + 0.05 + rng.normal(0, 0.1, 400)
+    b = user + rng.normal(0, 0.1, 400)
+    paired = V.paired_diff(a, b, seed=0)
+    unpaired = V.unpaired_diff(a, b, seed=0)
+    assert paired.ci_high - paired.ci_low < 0.3 * (unpaired.ci_high - unpaired.ci_low)
+    assert C.judge("sasrec-beats-popularity", paired).verdict == "supported"
+    verdict = C.judge("sasrec-beats-popularity", unpaired)
+    assert verdict.verdict == "undecided" and "unpaired" in verdict.note
+
+
+def _toy_training(seed: int, n_users: int = 300) -> np.ndarray:
+    """Per-user scores of a 'trained model' whose quality moves with its training seed."""
+    users = np.random.default_rng(123).normal(0.3, 0.1, n_users)  # fixed test users
+    run = np.random.default_rng(seed)
+    return users + run.normal(0, 0.05) + run.normal(0, 0.02, n_users)  # seed shift + noise
+
+
+def test_seed_combined_interval_is_wider_than_one_seed_on_noisy_training():
+    base = _toy_training(1000)
+    single = V.paired_diff(_toy_training(0), base, seed=0)
+    multi = V.paired_diff(np.stack([_toy_training(s) for s in range(5)]), base, seed=0)
+    assert multi.seeds == 5 and multi.seed_spread is not None and multi.seed_spread > 0.01
+    assert (multi.ci_high - multi.ci_low) > 2 * (single.ci_high - single.ci_low)
+
+
+def test_a_recipe_claim_on_one_seed_needs_a_seed_floor():
+    rng = np.random.default_rng(0)
+    a = rng.random(300)
+    ev = V.paired_diff(a + 0.02, a)  # a clear effect, one seed
+    assert C.judge("warmup-helps", ev).verdict == "undecided"
+    assert C.judge("warmup-helps", ev, seed_floor=0.05).verdict == "undecided"
+    assert C.judge("warmup-helps", ev, seed_floor=0.01).verdict == "supported"
+
+
+def test_lower_is_better_claims_are_flipped():
+    rng = np.random.default_rng(0)
+    rmse_encoder, rmse_mf = rng.random(200), rng.random(200) + 0.1
+    ev = V.paired_diff(rmse_encoder, rmse_mf)  # encoder − MF < 0: the encoder is better
+    v = C.judge("encoder-regression-beats-mf", ev)
+    assert v.verdict == "supported" and v.effect > 0
+
+
+def test_auc_diff_pairs_samples_and_seeds():
+    rng = np.random.default_rng(0)
+    n = 600
+    y = rng.integers(0, 2, n)
+    groups = rng.integers(0, 40, n)
+    good = y + rng.normal(0, 0.8, n)
+    ev = V.auc_diff(y, good, rng.normal(0, 1, n), groups, n_boot=200)
+    assert ev.ci_low > 0 and ev.units == 40
+    seeds = np.stack([y + rng.normal(0, 0.8, n) for _ in range(3)])
+    ev3 = V.auc_diff(y, seeds, good, groups, n_boot=200)
+    assert ev3.seeds == 3 and ev3.ci_low < ev3.effect < ev3.ci_high
+
+
+def test_timing_ratio_needs_ten_repeats_and_contains_one_when_equal():
+    rng = np.random.default_rng(0)
+    same = V.ratio_ci(rng.normal(1, 0.05, 12), rng.normal(1, 0.05, 12))
+    assert same.ci_low < 0 < same.ci_high
+    assert C.judge("int8-faster", same).verdict == "undecided"
+    fast = V.ratio_ci(rng.normal(2, 0.05, 12), rng.normal(1, 0.05, 12))
+    assert fast.ci_low > 0.5
+    with pytest.raises(ValueError, match="10 repeats"):
+        V.ratio_ci([1, 2], [1, 2])
+    ta, tb = V.time_alternating(lambda: None, lambda: sum(range(1000)), repeats=10)
+    assert ta.shape == tb.shape == (10,)
+
+
+def test_judge_refuses_a_constant():
+    with pytest.raises(TypeError, match="never written"):
+        C.judge("sasrec-beats-popularity", True)
+
+
+def test_selection_uses_validation_and_grid_edges_are_flagged():
+    assert V.select_on_validation({"a": 0.1, "b": 0.3, "c": 0.2}) == "b"
+    assert V.select_on_validation({"a": 1.0, "b": 0.5}, higher_is_better=False) == "b"
+    with pytest.raises(ValueError, match="not finite"):
+        V.select_on_validation({"a": float("nan")})
+    assert V.inside_grid([10, 50, 200], 50) and not V.inside_grid([10, 50, 200], 200)
+
+
+def test_verdicts_are_recorded_once_per_id(tmp_path):
+    path = tmp_path / "results.json"
+    ev = V.paired_diff(np.ones(10) * 0.2, np.zeros(10))
+    C.judge("sasrec-beats-popularity", ev, results_path=path)
+    C.judge("sasrec-beats-popularity", ev, results_path=path)  # a re-run replaces it
+    data = json.loads(path.read_text())
+    assert len(data["claims"]) == 1
+    rec = data["claims"][0]
+    for key in ("id", "article", "notebook", "section", "statement", "kind", "verdict",
+                "effect", "ci_low", "ci_high", "margin", "test", "units", "seeds"):
+        assert key in rec
+    assert rec["verdict"] == "supported"
+    text = C.claim_lines(path, "03")
+    assert "[supported] SASRec beats popularity" in text and "Not judged in this run" in text
+
+
+def test_docs_claims_table_lists_every_registered_id():
+    text = (ROOT / "docs" / "claims.md").read_text()
+    ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.M))
+    assert ids == set(C.CLAIMS), (set(C.CLAIMS) - ids, ids - set(C.CLAIMS))
