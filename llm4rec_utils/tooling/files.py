@@ -14,10 +14,27 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def _process_start() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - no psutil or no /proc: the import time is close enough
+        return time.time()
+
+
+PROCESS_START = _process_start()  # a .tmp file older than this was left by a crashed writer
+STALE_TMP_GRACE_S = 60.0  # ... and one written to in the last minute may still be in use
 
 
 class ChecksumError(ValueError):
@@ -82,9 +99,29 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def clean_stale_tmp(folder: str | os.PathLike) -> list[Path]:
+    """Remove the ``*.tmp`` files in ``folder`` that a crashed writer left behind: those last
+    written before this process started (and over a minute ago, so a live writer in another
+    process keeps its file). Returns the removed paths."""
+    folder = Path(folder)
+    cutoff = min(PROCESS_START, time.time() - STALE_TMP_GRACE_S)
+    removed = []
+    for tmp in folder.glob("*.tmp") if folder.is_dir() else ():
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone already (another process cleaned it), or not ours to remove
+            pass
+    return removed
+
+
 def write_checked(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Write a cache file with ``write(tmp_path)``, atomically, and its sha256 beside it."""
+    """Write a cache file with ``write(tmp_path)``, atomically, and its sha256 beside it.
+
+    Stale ``.tmp`` files in the same folder (see :func:`clean_stale_tmp`) are removed first."""
     path = Path(path)
+    clean_stale_tmp(path.parent)
     with atomic_path(path) as tmp:
         write(tmp)
         digest = file_digest(tmp)
@@ -119,6 +156,25 @@ def checked_file(path: str | os.PathLike) -> Path | None:
         return path
     discard_damaged(path, reason)
     return None
+
+
+def load_checked(path: str | os.PathLike, load: Callable[[Path], T]) -> T | None:
+    """``load(path)`` for a cache file written by :func:`write_checked`; None on a miss.
+
+    A missing file is a plain miss. A file whose checksum is missing or wrong, or that ``load``
+    cannot read (any exception: a torch zip error, a bad ``.npy`` header, broken JSON), is
+    removed with one :class:`DamagedCacheWarning` naming it and the error, and is a miss too,
+    so the caller rebuilds it.
+    """
+    checked = checked_file(path)
+    if checked is None:
+        return None
+    try:
+        return load(checked)
+    except Exception as e:  # noqa: BLE001 - whatever the reader says, the file is unusable
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        discard_damaged(checked, f"it could not be read: {type(e).__name__}: {msg}"[:300])
+        return None
 
 
 def discard_damaged(path: str | os.PathLike, reason: str) -> None:
