@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, USER_COL
+from .tooling.files import load_checked, write_checked
 from .training import adam, train_epoch
 
 TOKEN_RE = re.compile(r"[a-z0-9']+")
@@ -268,14 +268,24 @@ def encode_texts(
             json.dumps([path, list(texts), normalize, ENCODE_MAX_LENGTH, precision]).encode()
         ).hexdigest()[:16]
         cached = Path(cache_dir) / "encodings" / f"{key}.npy"
-        if cached.exists():
-            return np.load(cached)
+        hit = load_checked(cached, partial(_load_encodings, rows=len(texts)))
+        if hit is not None:  # a damaged file was removed with a warning: encode again
+            return hit
     out = _encode(texts, path, batch_size, device, normalize, progress, precision)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".tmp", delete=False) as f:
-            np.save(f, out)
-        os.replace(f.name, cached)  # write-then-rename: never half a file
+    if cached is not None:  # write-then-rename (never half a file), its sha256 beside it
+        write_checked(cached, partial(_save_encodings, out))
+    return out
+
+
+def _save_encodings(out: np.ndarray, path: Path) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would add ".npy" to a path
+        np.save(f, out, allow_pickle=False)
+
+
+def _load_encodings(path: Path, rows: int) -> np.ndarray:
+    out = np.load(path, allow_pickle=False)
+    if out.ndim != 2 or len(out) != rows:
+        raise ValueError(f"it holds an array of shape {out.shape}, expected ({rows}, d)")
     return out
 
 

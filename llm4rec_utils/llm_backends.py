@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 from .llmrank import ParsedRanking, parse_ranking, rank_prompt, scores_to_order
+from .tooling.files import load_checked, write_checked
 
 
 class BiEncoderRanker:
@@ -178,6 +178,13 @@ class BudgetExceeded(EndpointError):
     """More requests than the client's budget allows (cached answers cost nothing)."""
 
 
+def _read_answer(path: Path) -> str:
+    answer = json.loads(path.read_text(encoding="utf-8"))["answer"]
+    if not isinstance(answer, str):
+        raise ValueError(f"its answer is a {type(answer).__name__}, not text")
+    return answer
+
+
 class EndpointClient:
     """A minimal client for an OpenAI-compatible ``/chat/completions`` endpoint.
 
@@ -226,17 +233,15 @@ class EndpointClient:
     def chat(self, prompt: str) -> str:
         """The assistant's answer to one user message (from the cache when present)."""
         path = self.cache_dir / f"{self._key(prompt)}.json" if self.cache_dir else None
-        if path is not None and path.exists():
-            self.cache_hits += 1
-            return json.loads(path.read_text())["answer"]
+        if path is not None:  # a damaged answer is removed with a warning and asked again
+            cached = load_checked(path, _read_answer)
+            if cached is not None:
+                self.cache_hits += 1
+                return cached
         answer = self._post(prompt)
-        if path is not None:  # write-then-rename: an interrupted run never leaves half a file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", dir=path.parent, delete=False, suffix=".tmp"
-            ) as f:
-                json.dump({"model": self.model, "prompt": prompt, "answer": answer}, f)
-            os.replace(f.name, path)
+        if path is not None:  # write-then-rename (never half a file), its sha256 beside it
+            record = {"model": self.model, "prompt": prompt, "answer": answer}
+            write_checked(path, lambda tmp: tmp.write_text(json.dumps(record), encoding="utf-8"))
         return answer
 
     def _post(self, prompt: str) -> str:

@@ -109,3 +109,56 @@ def test_encode_texts_restores_input_order_and_caches_by_content(tmp_path, monke
         E.encode_texts(texts[:2], cache_dir=tmp_path)
     with pytest.raises(AssertionError, match="encoder ran"):  # other options: a miss
         E.encode_texts(texts, normalize=False, cache_dir=tmp_path)
+
+
+def _fake_encoder(monkeypatch):
+    calls = []
+
+    def fake(texts, *args):
+        calls.append(list(texts))
+        return np.arange(len(texts) * 4, dtype=np.float32).reshape(len(texts), 4)
+
+    monkeypatch.setattr(E, "_encode", fake)
+    return calls
+
+
+@pytest.mark.parametrize("damage", ["flipped", "random", "truncated", "no-sidecar", "not-npy"])
+def test_a_damaged_encoding_cache_is_named_removed_and_encoded_again(tmp_path, monkeypatch, damage):
+    from llm4rec_utils.tooling.files import DamagedCacheWarning, write_checked
+
+    calls = _fake_encoder(monkeypatch)
+    texts = ["one", "two", "three"]
+    vecs = E.encode_texts(texts, base_model="fake", cache_dir=tmp_path)
+    (path,) = (tmp_path / "encodings").glob("*.npy")
+    assert path.with_name(path.name + ".sha256").exists()
+    data = path.read_bytes()
+    if damage == "flipped":  # a byte of the numbers: np.load would return a wrong vector
+        path.write_bytes(data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:])
+    elif damage == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(len(data)))
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "no-sidecar":
+        path.with_name(path.name + ".sha256").unlink()
+    else:  # checksum fine, but not an array of these rows
+        write_checked(path, lambda tmp: tmp.write_bytes(b"\x93NUMPY garbage"))
+    with pytest.warns(DamagedCacheWarning, match=rf"{path.name}.*removed.*rebuilt") as rec:
+        again = E.encode_texts(texts, base_model="fake", cache_dir=tmp_path)
+    assert len(rec) == 1 and len(calls) == 2  # encoded again, not read silently
+    np.testing.assert_array_equal(again, vecs)
+    third = E.encode_texts(texts, base_model="fake", cache_dir=tmp_path)
+    np.testing.assert_array_equal(third, vecs)
+    assert len(calls) == 2  # the rebuilt file is used
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]
+
+
+def test_a_crashed_encoding_write_leaves_no_tmp(tmp_path, monkeypatch):
+    _fake_encoder(monkeypatch)
+
+    def dies(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(np, "save", dies)
+    with pytest.raises(OSError, match="no space"):
+        E.encode_texts(["one"], base_model="fake", cache_dir=tmp_path)
+    assert list((tmp_path / "encodings").iterdir()) == []

@@ -133,6 +133,37 @@ def test_endpoint_cache_makes_reruns_free(server, tmp_path):
     assert other_model._key("same prompt") != first._key("same prompt")
 
 
+ANSWER_DAMAGE = {
+    "edited": lambda p: p.write_text(p.read_text().replace("Heat", "Fargo")),  # valid JSON
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:10]),
+    "no-sidecar": lambda p: p.with_name(p.name + ".sha256").unlink(),
+    "not-json": "rewrite",
+}
+
+
+@pytest.mark.parametrize("damage", ANSWER_DAMAGE, ids=list(ANSWER_DAMAGE))
+@pytest.mark.parametrize("server", [[ok("Heat"), ok("Heat")]], indirect=True)
+def test_endpoint_a_damaged_cached_answer_is_named_removed_and_asked_again(
+    server, tmp_path, damage
+):
+    from llm4rec_utils.tooling.files import DamagedCacheWarning, write_checked
+
+    assert client(server, tmp_path).chat("same prompt") == "Heat"
+    (path,) = tmp_path.glob("*.json")
+    assert path.with_name(path.name + ".sha256").exists()
+    if damage == "not-json":  # checksum fine, content unreadable
+        write_checked(path, lambda tmp: tmp.write_text('{"answer": '))
+    else:
+        ANSWER_DAMAGE[damage](path)
+    again = client(server, tmp_path)
+    with pytest.warns(DamagedCacheWarning, match=rf"{path.name}.*removed.*rebuilt") as rec:
+        assert again.chat("same prompt") == "Heat"  # not "Fargo", not a JSON traceback
+    assert len(rec) == 1 and again.requests == 1 and again.cache_hits == 0
+    third = client(server, tmp_path)
+    assert third.chat("same prompt") == "Heat" and third.requests == 0  # the answer re-cached
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, path.name + ".sha256"]
+
+
 @pytest.mark.parametrize("server", [[ok("a"), ok("b"), ok("c")]], indirect=True)
 def test_endpoint_budget_stops_requests(server):
     c = client(server, budget=2)
