@@ -144,7 +144,6 @@ def judge(
     results_path: str | os.PathLike | None = None,
     seed_floor: float | None = None,
     note: str = "",
-    expected: float | None = None,
 ) -> Verdict:
     """Decide a registered claim from its evidence (and record it when ``results_path`` is set).
 
@@ -161,9 +160,16 @@ def judge(
             f"not {type(evidence).__name__}: a verdict is computed, never written"
         )
     effect, low, high = evidence.effect, evidence.ci_low, evidence.ci_high
-    if claim.lower_is_better:
+    expected = None
+    if claim.lower_is_better and evidence.expected is None:
         effect, low, high = -effect, -high, -low
-    word = decide(claim.kind, low, high, claim.margin)
+    if evidence.expected is not None:  # an equality property
+        if claim.kind != "property":
+            raise ValueError(f"{claim_id}: an equality check needs a property claim")
+        expected = evidence.expected
+        word = "supported" if abs(evidence.effect - expected) <= evidence.tol else "not supported"
+    else:
+        word = decide(claim.kind, low, high, claim.margin)
     notes = [note] if note else []
     if not evidence.paired:
         notes.append("unpaired: the two sides were measured on different units")
@@ -179,9 +185,12 @@ def judge(
             )
     if evidence.seed_spread is not None:
         notes.append(f"between-seed std of the effect {evidence.seed_spread:.4f}")
-    extra = {"seed_spread": evidence.seed_spread}
+    extra = {"seed_spread": evidence.seed_spread, "recipe": claim.recipe}
+    if evidence.threshold is not None:
+        extra["threshold"] = evidence.threshold
+        extra["lower_is_better"] = claim.lower_is_better
     if expected is not None:
-        extra["expected"] = expected
+        extra["expected"], extra["tol"] = expected, evidence.tol
     if claim.margin_reason:
         extra["margin_reason"] = claim.margin_reason
     v = Verdict(

@@ -47,6 +47,9 @@ class Evidence:
     seeds: int = 1  # training seeds behind it
     seed_spread: float | None = None  # std of the effect between seeds, when seeds > 1
     paired: bool = True
+    expected: float | None = None  # an equality property: the value a formula/reference gives
+    tol: float = 0.0  # ... and the tolerance it is checked to
+    threshold: float | None = None  # a threshold property: effect = value − threshold
 
 
 @dataclass
@@ -91,16 +94,35 @@ def _num(v: float) -> str:
 
 def describe(v: Verdict) -> str:
     """Effect, interval, test and seeds in words."""
-    if v.kind == "property" and v.extra.get("expected") is not None:
-        shown = f"measured {v.effect:g}, expected {v.extra['expected']:g}"
+    x = v.extra
+    point = v.ci_low == v.ci_high
+    if x.get("expected") is not None:
+        tol = x.get("tol") or 0
+        shown = f"measured {v.effect:.6g}, expected {x['expected']:.6g}"
+        shown += f" (to {tol:g})" if tol else ""
+    elif x.get("threshold") is not None:
+        t = x["threshold"]
+        sign = -1 if x.get("lower_is_better") else 1
+        value = t + sign * v.effect
+        shown = (
+            f"{value:.4g}"
+            if point
+            else (f"{value:.4g} [{t + sign * v.ci_low:.4g}, {t + sign * v.ci_high:.4g}]")
+        )
+        shown += f" against the threshold {t:.4g}"
     else:
-        shown = f"{_num(v.effect)} [{_num(v.ci_low)}, {_num(v.ci_high)}]"
+        shown = (
+            _num(v.effect) if point else f"{_num(v.effect)} [{_num(v.ci_low)}, {_num(v.ci_high)}]"
+        )
     parts = [shown]
     if v.margin is not None:
         parts.append(f"margin ±{v.margin:g}" if v.kind == "equivalence" else f"margin {v.margin:g}")
-    seeds = "one training seed" if v.seeds == 1 else f"{v.seeds} training seeds"
-    parts.append(f"{v.test}; {v.units:,} units; {seeds}")
-    text = ", ".join(parts)
+    text = ", ".join(parts) + f" ({v.test}; n = {v.units:,}"
+    if v.seeds > 1:
+        text += f"; {v.seeds} training seeds"
+    elif x.get("recipe"):
+        text += "; one training seed"
+    text += ")"
     return f"{text}. {v.note}" if v.note else text
 
 
@@ -314,8 +336,38 @@ def ratio_ci(slow, fast, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0)
 
 
 def point(value: float, test: str, units: int = 1) -> Evidence:
-    """A measured quantity without sampling error (a count, an exact comparison)."""
+    """A measured difference without sampling error (e.g. a count minus a threshold)."""
     return Evidence(float(value), float(value), float(value), test, units)
+
+
+def exceeds(
+    value: float, threshold: float, test: str, units: int = 1, ci: tuple[float, float] | None = None
+) -> Evidence:
+    """``value − threshold`` (with ``value``'s interval when it has one): a property claim
+    "the value is above the threshold" is supported when the whole interval is."""
+    low, high = ci if ci is not None else (value, value)
+    return Evidence(
+        float(value - threshold),
+        float(low - threshold),
+        float(high - threshold),
+        f"{test} (threshold {threshold:g})",
+        units,
+    )
+
+
+def equals(
+    measured: float, expected: float, test: str, tol: float = 0.0, units: int = 1
+) -> Evidence:
+    """An equality property: ``measured`` agrees with ``expected`` to ``tol``."""
+    return Evidence(
+        float(measured),
+        float(measured),
+        float(measured),
+        test,
+        units,
+        expected=float(expected),
+        tol=float(tol),
+    )
 
 
 # ------------------------------------------------------------------------------- selection

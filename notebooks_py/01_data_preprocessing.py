@@ -87,7 +87,9 @@ import seaborn as sns
 from llm4rec_utils import data, preprocess, sampling, splits
 from llm4rec_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from llm4rec_utils.repro import by_profile, check_profile, set_seed
-from llm4rec_utils.summary import fmt, notebook_table, verdict
+from llm4rec_utils import verdicts as V
+from llm4rec_utils.claims import claim_lines, judge
+from llm4rec_utils.summary import fmt, notebook_table
 from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
@@ -520,18 +522,26 @@ other = splits.leave_one_out_split(implicit_all, seed=SEED + 1).test.set_index(U
 moved = (other.reindex(loo.test[USER_COL]).to_numpy() != loo.test[ITEM_COL].to_numpy()).mean()
 print(f"with seed {SEED + 1} instead of {SEED}, {moved:.0%} of users get another test item (all from tied bursts)")
 
-# The checks are live: leak one test interaction into training and watch them fire.
+# The checks are live. They pass on the clean split, and they fire on two planted leaks: a test
+# interaction copied into training, and a training interaction moved one day after its user's
+# test interaction (a "future" event in training).
+checks_ok = 0
+splits.check_disjoint(loo.train, loo.test)
+splits.check_time_order(loo.train, loo.test, per_user=True)
+checks_ok += 2
 leaky_train = pd.concat([loo.train, loo.test.iloc[:1]])
-try:
-    splits.check_disjoint(leaky_train, loo.test)
-    raise AssertionError("the leak went unnoticed")
-except splits.LeakageError as err:
-    print("caught:", err)
-try:
-    splits.check_time_order(loo.test, loo.train, per_user=True)  # the wrong way round
-    raise AssertionError("the leak went unnoticed")
-except splits.LeakageError as err:
-    print("caught:", err)
+future_train = loo.train.copy()
+first_user = loo.test[USER_COL].iloc[0]
+row = future_train.index[future_train[USER_COL] == first_user][0]
+future_train.loc[row, TIMESTAMP_COL] = loo.test[TIMESTAMP_COL].iloc[0] + 86_400
+for leak, check in [(leaky_train, splits.check_disjoint),
+                    (future_train, partial(splits.check_time_order, per_user=True))]:
+    try:
+        check(leak, loo.test)
+        print("the leak went unnoticed")
+    except splits.LeakageError as err:
+        checks_ok += 1
+        print("caught:", err)
 
 # %%
 # The global time cut leaves test users with little or no history: a cold-start problem that
@@ -776,17 +786,22 @@ print(f"notebook body ran in {time.perf_counter() - t_start:.1f} s")
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK).to_string(), "\n")
 head_share = item_pop[: len(item_pop) // 10].sum() / item_pop.sum()
+judge("popularity-skew", V.exceeds(head_share, 1 / 3, "share of ratings on the top 10% of movies",
+                                   units=len(ratings)), results_path=RESULTS_PATH)
+judge("timestamp-ties", V.exceeds(share_tied, 0.5, "share of ratings tied with another of their user",
+                                  units=len(ratings)), results_path=RESULTS_PATH,
+      note=f"{share_users_tied_last:.0%} of users have a tied last second")
+same_seed_moved = float(not splits.leave_one_out_split(implicit_all, seed=SEED).test.equals(loo.test))
+judge("loo-tiebreak-seeded", V.equals(same_seed_moved + (moved == 0), 0.0,
+                                      "same seed: test items moved (0 or 1) + another seed: none moved (0 or 1)"),
+      results_path=RESULTS_PATH, note=f"another seed moves {moved:.0%} of test items")
+judge("leak-checks-fire", V.equals(checks_ok, 4, "clean split passes both checks, each planted leak is caught"),
+      results_path=RESULTS_PATH)
 print("\n".join([
     f"MovieLens-100K: {fmt(stats['users'])} users, {fmt(stats['items'])} items, {stats['interactions']:,.0f} ratings "
     f"(density {stats['density']:.1%}); KB4Rec adds {len(kg):,} triples for {len(linked):,} linked movies "
     f"({kg_item_coverage:.0%} of the catalogue).",
-    verdict("popularity is skewed: a tenth of the movies draws a large share of the ratings", head_share > 0.3,
-            f"the top 10% of movies draw {head_share:.0%} of the ratings"),
-    verdict("most ratings share their user's timestamp with another, so splits by time need a tie-break",
-            share_tied > 0.5, f"{share_tied:.0%} of ratings; {share_users_tied_last:.0%} of users have a tied last second"),
-    verdict("the leave-one-out tie-break is seeded and reproducible", True,
-            f"another seed moves {moved:.0%} of test items, the same seed none"),
-    verdict("the leakage checks fire on a planted leak", True, "both checks raised LeakageError above"),
+    claim_lines(RESULTS_PATH, NOTEBOOK[:2]),
 ]))
 
 # %% [markdown] tags=["exercises"]

@@ -157,3 +157,16 @@ def test_docs_claims_table_lists_every_registered_id():
     text = (ROOT / "docs" / "claims.md").read_text()
     ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.M))
     assert ids == set(C.CLAIMS), (set(C.CLAIMS) - ids, ids - set(C.CLAIMS))
+
+
+def test_equality_and_threshold_properties():
+    ok = C.judge("attention-matches-torch", V.equals(3e-7, 0.0, "max |hand − torch|", tol=1e-6))
+    assert ok.verdict == "supported" and "expected 0" in ok.line()
+    bad = C.judge("attention-matches-torch", V.equals(3e-3, 0.0, "max |hand − torch|", tol=1e-6))
+    assert bad.verdict == "not supported"
+    assert C.judge("popularity-skew", V.exceeds(0.42, 1 / 3, "share")).verdict == "supported"
+    assert C.judge("popularity-skew", V.exceeds(0.30, 1 / 3, "share")).verdict == "not supported"
+    wide = V.exceeds(0.40, 1 / 3, "share", ci=(0.30, 0.45))
+    assert C.judge("popularity-skew", wide).verdict == "undecided"
+    with pytest.raises(ValueError, match="property"):
+        C.judge("sasrec-beats-popularity", V.equals(1, 1, "x"))
