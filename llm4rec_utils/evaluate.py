@@ -17,7 +17,9 @@ from .metrics import (
     _check_k,
     average_popularity,
     catalog_coverage,
+    check_scores,
     novelty,
+    scorer_name,
 )
 from .sampling import PositiveSet, sample_negatives
 
@@ -44,6 +46,10 @@ def top_k_items(
 ) -> np.ndarray:
     """Indices of the ``k`` highest scores per row, best first.
 
+    Scores must not be NaN or +inf (``ValueError``: a NaN row would come back as a random
+    list); ``-inf`` masks an item like ``exclude`` does. A row with fewer than ``k`` items above
+    ``-inf`` ends with masked items in random order: they carry no ranking.
+
     Ties are broken in a seeded random order, drawn afresh for every row. Breaking them by item
     index instead would favour low indices, which in MovieLens are old, popular films: a scorer
     that gives many items the same score (zero similarity, an unseen item) would borrow
@@ -61,6 +67,7 @@ def top_k_items(
     s = np.array(scores, dtype=np.float64, copy=True)
     if s.ndim != 2:
         raise ValueError(f"scores must have shape (B, num_items), got {s.shape}")
+    check_scores(s, "top_k_items' scores")
     if exclude is not None:
         for r, items in enumerate(exclude):
             if items is not None and len(items):
@@ -130,6 +137,7 @@ def evaluate_full_ranking(
         scores = _as_scores(score_fn(batch))
         if num_items is not None and scores.shape[1] != num_items:
             raise ValueError(f"score_fn returned {scores.shape[1]} columns, expected {num_items}")
+        _check_batch(scores, score_fn, batch)
         excl = [
             np.concatenate([m.get(int(u), np.empty(0, np.int64)) for m in masked]).astype(np.int64)
             if masked
@@ -156,6 +164,15 @@ def evaluate_full_ranking(
     if return_per_user:
         return out, pd.DataFrame(per_user, index=pd.Index(users, name=user_col))
     return out
+
+
+def _check_batch(scores: np.ndarray, score_fn, batch: np.ndarray) -> None:
+    if scores.ndim != 2 or len(scores) != len(batch):
+        raise ValueError(
+            f"score_fn {scorer_name(score_fn)!r} returned shape {scores.shape} for "
+            f"{len(batch)} users; expected ({len(batch)}, num_items)"
+        )
+    check_scores(scores, f"score_fn {scorer_name(score_fn)!r}", rows="users", row_ids=batch)
 
 
 def validation_ndcg(
@@ -208,6 +225,7 @@ def evaluate_sampled(
     for start in range(0, len(uniq), batch_size):
         batch = uniq[start : start + batch_size]
         scores = _as_scores(score_fn(batch))
+        _check_batch(scores, score_fn, batch)
         for r, u in enumerate(batch):
             row_of[int(u)] = scores[r]
     pos_scores = np.array([row_of[int(u)][p] for u, p in zip(users, items, strict=True)])
@@ -223,11 +241,13 @@ def candidate_ranks(
     """1-based rank of each positive among its negatives: pos_scores (n,), neg_scores (n, m).
 
     Ties are broken uniformly at random, so a constant scorer gets the expected rank of a
-    random guess rather than rank 1."""
+    random guess rather than rank 1. NaN or +inf scores raise ``ValueError`` (a NaN positive
+    would rank first); ``-inf`` is allowed and ranks last."""
     pos = np.asarray(pos_scores, dtype=np.float64)
     neg = np.asarray(neg_scores, dtype=np.float64)
     if neg.ndim != 2 or pos.shape != (neg.shape[0],):
         raise ValueError(f"pos_scores (n,) and neg_scores (n, m) expected: {pos.shape} {neg.shape}")
+    check_scores(np.column_stack([pos, neg]), "candidate_ranks' scores", rows="candidate rows")
     ties = (neg == pos[:, None]).sum(1)
     return 1 + (neg > pos[:, None]).sum(1) + rng.integers(0, ties + 1)
 

@@ -11,6 +11,10 @@ relevant items. Conventions, the same in every function:
 * Relevance is binary.
 * A ranked list must not name an item twice (``ValueError``): a list with duplicates could
   score above 1.
+* Scores that rankings are built from (the evaluators, :func:`auc`) must not be NaN or +inf
+  (:func:`check_scores` raises ``ValueError``): a NaN-scored positive would rank first and an
+  all-NaN scorer would look perfect. ``-inf`` is allowed: it masks an item (a seen item, one
+  outside a candidate set), which then ranks last.
 """
 
 from __future__ import annotations
@@ -46,6 +50,40 @@ def _relevant_or_none(relevant: Iterable, k) -> set | None:
     return relevant or None
 
 
+def scorer_name(fn) -> str:
+    """A readable name of a score function (a lambda, a closure, a partial, a callable)."""
+    fn = getattr(fn, "func", fn)  # functools.partial
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def check_scores(scores, where: str, rows: str = "rows", row_ids=None) -> np.ndarray:
+    """``scores`` as a float array, if it holds no NaN and no +inf; else one ``ValueError``.
+
+    Args:
+        scores: shape (n,) or (n, m); a row is one element or one row.
+        where: who produced the scores, for the message (``"score_fn 'bpr_fn'"``).
+        rows: what a row is (``"users"``, ``"test pairs"``), for the message.
+        row_ids: the id of each row (e.g. the user indices), to name the first bad ones.
+
+    ``-inf`` passes: it is how a model masks an item, which then ranks last.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    nan, pos_inf = np.isnan(s), np.isposinf(s)
+    if not (nan.any() or pos_inf.any()):
+        return s
+    flat = (nan | pos_inf).reshape(s.shape[0], -1) if s.ndim else (nan | pos_inf).reshape(1, 1)
+    bad_rows = np.flatnonzero(flat.any(1))
+    ids = bad_rows if row_ids is None else np.asarray(row_ids)[bad_rows]
+    raise ValueError(
+        f"{where} gave NaN or +inf scores for {len(bad_rows)} of {flat.shape[0]} {rows} "
+        f"({int(nan.sum())} NaN, {int(pos_inf.sum())} +inf values; first {rows}: "
+        f"{ids[:5].tolist()}). Ranked as they are, they would make an arbitrary (or perfect) "
+        "result. A NaN usually means a diverged model (lower the learning rate) or a missing "
+        "value (0/0, e.g. the cosine of an all-zero vector): fix the scorer so it returns "
+        "finite scores, and -inf for items it means to exclude."
+    )
+
+
 # --------------------------------------------------------------------------- rating / scores
 
 
@@ -75,7 +113,8 @@ def auc(y_true, y_score) -> float:
     Computed from ranks (Mann-Whitney U); tied scores count one half.
 
     Raises:
-        ValueError: lengths differ, a score is NaN, a label is not 0/1, or one class is missing.
+        ValueError: lengths differ, a score is NaN or +inf, a label is not 0/1, or one class is
+            missing.
     """
     from scipy.stats import rankdata
 
@@ -86,11 +125,7 @@ def auc(y_true, y_score) -> float:
             f"y_true and y_score must be 1-D and of the same length, got shapes "
             f"{labels.shape} and {s.shape}"
         )
-    if np.isnan(s).any():
-        raise ValueError(
-            f"{int(np.isnan(s).sum())} scores are NaN; a model that outputs NaN has diverged "
-            "or was fed missing features: fix the scores before computing AUC"
-        )
+    check_scores(s, "auc's y_score", rows="scores")
     bad = ~np.isin(labels, [0, 1])
     if bad.any():
         raise ValueError(

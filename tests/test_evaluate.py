@@ -115,3 +115,94 @@ def test_candidate_ranks_and_metrics_from_ranks():
         candidate_ranks(pos, neg[:, 0], rng)
     with pytest.raises(ValueError, match="K"):
         metrics_from_ranks(ranks, ks=(0,))
+
+
+# --------------------------------------------------------------------------- invalid scores
+
+
+def _sampled_setup():
+    num_items = 60
+    test = frame([(u, u) for u in range(20)])
+    train = frame([(u, u + 20) for u in range(20)])
+    return num_items, test, train
+
+
+def nan_scorer(users):
+    return np.full((len(users), 60), np.nan)
+
+
+def test_sampled_with_an_all_nan_scorer_is_an_error_not_a_perfect_result():
+    num_items, test, train = _sampled_setup()
+    with pytest.raises(ValueError, match=r"score_fn 'nan_scorer'.*NaN.*20 of 20 users") as e:
+        evaluate_sampled(nan_scorer, test, [train, test], num_items, n_negatives=10, ks=[1, 10])
+    assert "-inf" in str(e.value) and "\n" not in str(e.value)  # says how to fix it, one line
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "+inf"])
+def test_sampled_names_how_many_users_a_bad_value_touches(bad):
+    num_items, test, train = _sampled_setup()
+
+    def scorer(users):
+        s = np.random.default_rng(0).normal(size=(len(users), num_items))
+        s[np.isin(users, [3, 7]), 5] = bad
+        return s
+
+    with pytest.raises(ValueError, match=r"'.*scorer' gave NaN or \+inf.* 2 of 20 users.*\[3, 7\]"):
+        evaluate_sampled(scorer, test, [train, test], num_items, n_negatives=10)
+
+
+def test_full_ranking_with_a_nan_scorer_is_an_error():
+    test = frame([(0, 1), (1, 2), (2, 3)])
+    scores = np.array([[1.0, 2.0, np.nan, 0.0], [1.0, 2.0, 3.0, 0.0], [np.nan] * 4])
+    with pytest.raises(ValueError, match=r"score_fn '.*<lambda>'.*2 of 3 users.*\[0, 2\]"):
+        evaluate_full_ranking(lambda u: scores[u], test, ks=[2])
+    with pytest.raises(ValueError, match=r"score_fn.*NaN or \+inf"):
+        evaluate_full_ranking(lambda u: np.full((len(u), 4), np.inf), test, ks=[2])
+    import torch
+
+    one_bad = torch.tensor(np.nan_to_num(scores, nan=0.0))
+    one_bad[1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"1 of 3 users.*\[1\]"):  # a torch scorer too
+        evaluate_full_ranking(lambda u: one_bad[torch.as_tensor(u)], test, ks=[2])
+
+
+def test_minus_inf_masks_items_and_stays_allowed():
+    # full ranking: user 0's scorer masks item 0 itself (a seen item), like exclude does
+    scores = np.array([[-np.inf, 1.0, 5.0, 3.0], [9.0, 1.0, 5.0, -np.inf]])
+    test = frame([(0, 3), (1, 0)])
+    res = evaluate_full_ranking(lambda u: scores[u], test, ks=[1, 2])
+    assert res["hr@1"] == pytest.approx(0.5) and res["hr@2"] == pytest.approx(1.0)
+    assert top_k_items(scores, 4, seed=0)[:, -1].tolist() == [0, 3]  # masked items come last
+    # fewer than k unmasked items: they lead, in score order; the masked tail follows
+    only_two = np.array([[-np.inf, 2.0, -np.inf, 1.0]])
+    assert top_k_items(only_two, 3)[0, :2].tolist() == [1, 3]
+    # sampled: a masked positive ranks last among finite negatives, no error
+    num_items, test, train = _sampled_setup()
+
+    def masks_the_positive(users):
+        s = np.ones((len(users), num_items))
+        s[np.arange(len(users)), users] = -np.inf  # item u is user u's positive
+        return s
+
+    res = evaluate_sampled(masks_the_positive, test, [train, test], num_items, n_negatives=10)
+    assert res["hr@10"] == 0.0 and res["mrr"] == pytest.approx(1 / 11)
+
+
+def test_top_k_items_rejects_nan_instead_of_returning_a_random_list():
+    scores = np.array([[np.nan, np.nan, np.nan], [3.0, 2.0, 1.0]])
+    with pytest.raises(ValueError, match=r"top_k_items.*1 of 2 rows"):
+        top_k_items(scores, 2)
+    with pytest.raises(ValueError, match=r"\+inf"):
+        top_k_items(np.array([[np.inf, 0.0]]), 1)
+
+
+def test_candidate_ranks_rejects_a_nan_positive_that_would_rank_first():
+    from llm4rec_utils.evaluate import candidate_ranks
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"candidate_ranks.*2 of 3 candidate rows"):
+        candidate_ranks(
+            np.array([np.nan, 0.5, 0.1]), np.array([[0.1, 0.2], [0.3, np.nan], [0.0, 0.0]]), rng
+        )
+    ranks = candidate_ranks(np.array([-np.inf, 0.5]), np.array([[0.1, 0.2], [-np.inf, 0.0]]), rng)
+    assert ranks.tolist() == [3, 1]  # -inf ranks last, and masks a negative

@@ -123,3 +123,32 @@ def test_popularity_bias_is_the_share_of_head_items():
     assert M.popularity_bias([[0, 1]], counts, share=0.2) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="share"):
         M.head_items(counts, 0)
+
+
+def test_check_scores_rejects_nan_and_plus_inf_and_allows_minus_inf():
+    ok = M.check_scores([[1.0, -np.inf], [0.0, 2.0]], "scorer")
+    assert ok.dtype == np.float64 and ok.shape == (2, 2)
+    with pytest.raises(ValueError, match=r"my_fn gave NaN or \+inf scores for 2 of 3 users"):
+        M.check_scores(
+            [[np.nan, 0.0], [0.0, 0.0], [np.inf, 1.0]], "my_fn", rows="users", row_ids=[10, 11, 12]
+        )
+    with pytest.raises(ValueError, match=r"\[10, 12\]"):
+        M.check_scores([[np.nan], [0.0], [np.inf]], "f", row_ids=[10, 11, 12])
+    with pytest.raises(ValueError, match=r"\+inf"):
+        M.auc([1, 0], [np.inf, 0.2])  # +inf: an overflowed score, not a confident one
+    assert M.auc([1, 0], [0.5, -np.inf]) == 1.0  # -inf: a masked item, ranked last
+
+
+def test_scorer_name_reads_functions_partials_and_callables():
+    import functools
+
+    def bpr_scores(users, k):
+        return users
+
+    class Model:
+        def __call__(self, users):
+            return users
+
+    assert M.scorer_name(bpr_scores).endswith("bpr_scores")
+    assert M.scorer_name(functools.partial(bpr_scores, k=1)).endswith("bpr_scores")
+    assert M.scorer_name(Model()) == "Model"
