@@ -99,24 +99,26 @@ def distill(
     weight_decay: float = 1e-4,
     seed: int = 0,
     progress: bool = True,
+    device="cpu",
 ) -> dict:
     """Fit the student's logit to the teacher's logit (mean squared error on logits, the
-    temperature-free form of soft-label distillation). Returns ``loss`` per epoch and
-    ``wall_s``."""
+    temperature-free form of soft-label distillation). The student is moved to ``device`` and
+    trained there, its inputs with it. Returns ``loss`` per epoch and ``wall_s``."""
     if not (len(items) == len(feats) == len(teacher_logits)) or len(items) == 0:
         raise ValueError("items, feats and teacher_logits must be non-empty and equally long")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    it = torch.as_tensor(np.asarray(items, dtype=np.int64))
-    x = torch.as_tensor(np.asarray(feats, dtype=np.float32))
-    y = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
+    student.to(device)  # before the optimiser takes its parameters
+    it = torch.as_tensor(np.asarray(items, dtype=np.int64), device=device)
+    x = torch.as_tensor(np.asarray(feats, dtype=np.float32), device=device)
+    y = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32), device=device)
     opt = adam(student.parameters(), lr, weight_decay, decoupled=True)
     hist, start = {"loss": []}, time.perf_counter()
     for _ in tqdm(range(epochs), desc="distil", disable=not progress):
         student.train()
         order, total = torch.randperm(len(y), generator=gen), 0.0
         for b in range(0, len(y), batch_size):
-            idx = order[b : b + batch_size]
+            idx = order[b : b + batch_size].to(y.device)
             loss = nn.functional.mse_loss(student(it[idx], x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()

@@ -138,8 +138,9 @@ def predict_texts(
 ) -> np.ndarray:
     """One output per text (a logit for classification, a value for regression). Texts are
     processed in length order so each batch pads little; results come back in input order.
+    The model is moved to ``device`` first, so its weights and the batches share one device.
     ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (see :func:`repro.resolve_precision`)."""
-    model.eval()
+    model.to(device).eval()
     lengths = np.array([len(t) for t in texts])
     order = np.argsort(lengths, kind="stable")
     out = np.empty(len(texts), dtype=np.float32)
@@ -228,6 +229,10 @@ def finetune_text_model(
     Validation (AUC for ``bce``, minus RMSE for ``mse``) runs every ``eval_every`` steps; the
     best state is restored at the end. Returns a history: per-step ``loss`` and ``lr``, ``eval``
     (step, value), ``best``, ``best_step``, ``wall_s``, ``samples_per_s``.
+
+    The model is moved to ``device`` before the optimiser takes its parameters (a model built
+    on the CPU, as :func:`llm4rec_utils.distributed.build_model` builds one, trains on the GPU
+    asked for), and every batch is tokenised onto the same device.
     """
     if cfg.loss not in ("bce", "mse"):
         raise ValueError(f"unknown loss {cfg.loss!r}: use 'bce' or 'mse'")
@@ -235,7 +240,8 @@ def finetune_text_model(
         raise ValueError(f"need as many targets as texts (>0): {len(texts)} vs {len(targets)}")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    y = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+    model.to(device)  # first: the optimiser must hold the parameters where they will live
+    y = torch.as_tensor(np.asarray(targets, dtype=np.float32), device=device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = adam(params, cfg.lr, cfg.weight_decay, decoupled=True)
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
@@ -271,7 +277,7 @@ def finetune_text_model(
         batch = tokenize(tok, [texts[i] for i in idx], cfg.max_length, device)
         with autocast(cfg.precision, device):  # bf16 products, fp32 weights and loss
             out = model(**batch).logits[:, 0].float()
-        loss = loss_fn(out, y[idx].to(out.device))
+        loss = loss_fn(out, y[idx.to(y.device)])
         if extra_loss is not None:
             loss = loss + extra_loss(model)
         opt.zero_grad()
@@ -362,10 +368,17 @@ def answer_token_ids(tok, yes: str = "Yes", no: str = "No") -> tuple[int, int]:
 
 
 def yes_no_logits(model: nn.Module, batch: dict, yes_id: int, no_id: int) -> torch.Tensor:
-    """``logit(Yes) - logit(No)`` of the next token after each prompt's last real token (right
-    padding: the last position where the attention mask is 1). (B,)"""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    last = batch["attention_mask"].sum(1) - 1
+    """``logit(Yes) - logit(No)`` of the next token after each prompt's last real token. (B,)
+
+    Independent of the tokenizer's ``padding_side`` (decoder tokenizers often pad on the left):
+    the last real token is the last position where the attention mask is 1, as transformers'
+    decoder classification heads find it, and positions count real tokens only (as
+    ``generate`` counts them), so a left-padded prompt scores exactly as a right-padded one."""
+    mask = batch["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions).logits
+    columns = torch.arange(mask.shape[1], device=mask.device)
+    last = (columns * (mask != 0)).argmax(-1).to(logits.device)  # (B,) either padding side
     nxt = logits[torch.arange(len(last), device=logits.device), last]  # (B, vocab)
     return nxt[:, yes_id] - nxt[:, no_id]
 

@@ -107,7 +107,8 @@ class CausalLMRanker:
     ):
         if mode not in ("likelihood", "generate"):
             raise ValueError(f"mode must be 'likelihood' or 'generate', got {mode!r}")
-        self.model, self.tok, self.mode, self.name = model.eval(), tok, mode, name
+        # the model moves to the device its inputs are built on (one built on the CPU included)
+        self.model, self.tok, self.mode, self.name = model.to(device).eval(), tok, mode, name
         self.device, self.max_new_tokens = device, max_new_tokens
         self.prompt_kwargs = prompt_kwargs or {}
         self.rng = np.random.default_rng(seed)
