@@ -19,6 +19,7 @@ forbids redistribution.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -50,6 +51,7 @@ from .constants import (
     ZIP_COL,
 )
 from .tooling.files import (
+    atomic_path,
     atomic_write_bytes,
     file_digest,
     safe_extract,
@@ -277,14 +279,82 @@ def _pip_download_recbole(dest: Path, timeout: float = 120) -> Path:
     return wheel
 
 
+HTTP_READ_TIMEOUT_S = 60.0  # the longest a single socket read may wait
+HTTP_CHUNK = 1 << 16
+
+
 def _http_download(url: str, dest: Path, timeout: float = 60) -> Path:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
-        data = resp.read()
-    atomic_write_bytes(dest, data)
+    """Download ``url`` to ``dest`` (atomically) within ``timeout`` seconds in all.
+
+    urllib's own timeout bounds each socket read, not the download: a proxy trickling a byte a
+    second never trips it. So the body is read in chunks (each at most one read of the socket),
+    the deadline is checked between them, and every read waits at most what is left."""
+    deadline = time.monotonic() + timeout
+    got = 0
+
+    def too_slow() -> TimeoutError:
+        return TimeoutError(
+            f"{url} did not finish within the limit of {timeout:.0f} s ({got} bytes came): the "
+            "connection is too slow or stalls; retry on a better network, or place the file by "
+            "hand (see the fix below)"
+        )
+
+    def wait_left() -> float:
+        rest = deadline - time.monotonic()
+        if rest <= 0:
+            raise too_slow()
+        return min(HTTP_READ_TIMEOUT_S, rest)
+
+    with urllib.request.urlopen(url, timeout=wait_left()) as resp:  # noqa: S310 (fixed URL)
+        sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)  # to shorten each wait
+        with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+            while True:
+                wait = wait_left()
+                if sock is not None:
+                    sock.settimeout(wait)
+                try:
+                    chunk = resp.read1(HTTP_CHUNK)
+                except TimeoutError:
+                    if deadline - time.monotonic() < 0.05:  # the wait had been cut to the limit
+                        raise too_slow() from None
+                    raise
+                if not chunk:
+                    break
+                out.write(chunk)
+                got += len(chunk)
     return dest
 
 
 FETCH_TIMEOUT_S = 300.0  # the whole fetch, every source together (LLM4REC_FETCH_TIMEOUT)
+FETCH_TIMEOUT_VAR = "LLM4REC_FETCH_TIMEOUT"
+
+
+class FetchConfigError(ValueError):
+    """A fetch setting (``LLM4REC_FETCH_TIMEOUT``) is not a usable value."""
+
+
+def fetch_timeout_s(value: str | float | None = None) -> float:
+    """The fetch limit in seconds: ``value``, else ``$LLM4REC_FETCH_TIMEOUT``, else 300.
+
+    Raises:
+        FetchConfigError: not a finite positive number (``abc``, ``inf``, ``-1``, ``0``); the
+            one-line message names the variable and a valid example.
+    """
+    name = "timeout_s"
+    if value is None:
+        value, name = os.environ.get(FETCH_TIMEOUT_VAR, "").strip(), FETCH_TIMEOUT_VAR
+        if value == "":
+            return FETCH_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise FetchConfigError(
+            f"{name} must be a positive, finite number of seconds (e.g. {FETCH_TIMEOUT_VAR}=300), "
+            f"got {value!r}"
+        )
+    return seconds
 
 
 def fetch_movielens_100k(
@@ -304,8 +374,7 @@ def fetch_movielens_100k(
     recbole_cache = data_dir / RECBOLE_CACHE
     grouplens_cache = data_dir / GROUPLENS_CACHE
     tried: list[str] = []
-    if timeout_s is None:
-        timeout_s = float(os.environ.get("LLM4REC_FETCH_TIMEOUT", FETCH_TIMEOUT_S))
+    timeout_s = fetch_timeout_s(timeout_s)
     deadline = time.monotonic() + timeout_s
 
     source, problem = _inspect_cache(recbole_cache, dict(RECBOLE_FILES))
@@ -354,7 +423,7 @@ def fetch_movielens_100k(
 
     def from_grouplens(left: float):
         with tempfile.TemporaryDirectory() as tmp:
-            archive = _http_download(GROUPLENS_URL, Path(tmp) / GROUPLENS_ZIP, min(60, left))
+            archive = _http_download(GROUPLENS_URL, Path(tmp) / GROUPLENS_ZIP, left)
             _fill_from_grouplens_zip(archive, grouplens_cache, GROUPLENS_URL)
 
     if attempt(GROUPLENS_URL, from_grouplens, network=True):
@@ -603,6 +672,18 @@ def clear_cache(data_dir: str | os.PathLike | None = None) -> None:
         shutil.rmtree(d / sub, ignore_errors=True)
 
 
-if __name__ == "__main__":  # `make data`
-    dataset = load_movielens_100k()
+def main() -> int:
+    """``python -m llm4rec_utils.data`` (``make data``): fetch, verify, print the counts. A
+    failure is one line on stderr (what was tried and the fix, no traceback) and exit code 2."""
+    try:
+        dataset = load_movielens_100k()
+    except (DataUnavailableError, DataValidationError, FetchConfigError, OSError) as err:
+        text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"llm4rec_utils.data: {type(err).__name__}: {text}", file=sys.stderr)
+        return 2
     print(f"MovieLens-100K from {dataset.source}:", json.dumps(dataset.stats()))
+    return 0
+
+
+if __name__ == "__main__":  # `make data`
+    sys.exit(main())

