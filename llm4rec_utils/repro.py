@@ -111,24 +111,48 @@ def resolve_precision(precision: str, device="cpu") -> str:
     """``"fp32"`` or ``"bf16"`` for the language-model paths (fine-tuning, scoring, encoding).
 
     ``"auto"`` is bf16 mixed precision where the hardware multiplies bfloat16 fast (a CUDA GPU
-    that supports it, a CPU with AMX or AVX-512 BF16) and fp32 elsewhere; the environment
-    variable ``LLM4REC_PRECISION`` (fp32 or bf16) overrides ``"auto"``.
+    that supports it, a CPU with AMX or AVX-512 BF16) and fp32 elsewhere, Apple's MPS included
+    (its bfloat16 autocast is no faster than fp32 on most Macs and needs macOS 14); the
+    environment variable ``LLM4REC_PRECISION`` (fp32 or bf16) overrides ``"auto"``. An explicit
+    ``"bf16"`` on a device that cannot run it (MPS before macOS 14, a meta tensor) falls back to
+    fp32 with a warning instead of failing inside ``torch.autocast``.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision
-    forced = os.environ.get("LLM4REC_PRECISION", "")
-    if forced:
-        if forced not in ("fp32", "bf16"):
-            raise ValueError(f"LLM4REC_PRECISION={forced!r}: use fp32 or bf16")
-        return forced
     import torch
 
     kind = torch.device(device).type
+    if precision == "auto":
+        forced = os.environ.get("LLM4REC_PRECISION", "")
+        if forced and forced not in ("fp32", "bf16"):
+            raise ValueError(f"LLM4REC_PRECISION={forced!r}: use fp32 or bf16")
+        precision = forced or precision
+    if precision == "fp32":
+        return precision
+    if precision == "bf16":
+        if _bf16_autocast_runs(kind):
+            return precision
+        import warnings
+
+        warnings.warn(
+            f"bf16 autocast cannot run on {kind!r} here: using fp32", RuntimeWarning, stacklevel=2
+        )
+        return "fp32"
     if kind == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if kind == "cpu" and _cpu_has_fast_bf16() else "fp32"
+
+
+def _bf16_autocast_runs(kind: str) -> bool:
+    """Whether ``torch.autocast(kind, dtype=torch.bfloat16)`` works on this machine."""
+    import torch
+
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps and mps.is_available() and mps.is_macos_or_newer(14, 0))
+    if kind == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return kind == "cpu"
 
 
 def autocast(precision: str, device="cpu"):

@@ -135,7 +135,8 @@ def length_bucketed_batches(
 
 def adam(params, lr: float, weight_decay: float = 0.0, decoupled: bool = False):
     """Adam (or AdamW with ``decoupled=True``) over the trainable ``params``, with the fused
-    kernel wherever every parameter is a dense floating-point tensor on a CPU or CUDA device.
+    kernel wherever every parameter is a dense floating-point tensor on a CPU or CUDA device
+    (:func:`can_fuse`; elsewhere, MPS included, torch's default implementation).
 
     The fused kernel computes the same update as the default per-tensor loop in one pass over
     memory: on the 2-core reference CPU an AdamW step over MiniLM's 22.7 M parameters drops from
@@ -143,10 +144,18 @@ def adam(params, lr: float, weight_decay: float = 0.0, decoupled: bool = False):
     ``weight_decay`` to the gradient (L2), as ``torch.optim.Adam`` does.
     """
     params = [p for p in params if p.requires_grad]
-    fused = bool(params) and all(
-        p.is_floating_point() and not p.is_sparse and p.device.type in ("cpu", "cuda")
-        for p in params
-    )
     cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-    return cls(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    return cls(params, lr=lr, weight_decay=weight_decay, fused=can_fuse(params) or None)
 
+
+FUSED_DEVICES = ("cpu", "cuda")  # where the fused Adam kernel is used (others: torch's default)
+
+
+def can_fuse(params) -> bool:
+    """Whether the fused Adam kernel takes ``params``: every one a dense floating-point tensor on
+    a CPU or CUDA device. Apple's MPS (whose fused Adam depends on the torch and macOS release),
+    meta and other devices get torch's default implementation, with no error."""
+    params = list(params)
+    return bool(params) and all(
+        p.is_floating_point() and not p.is_sparse and p.device.type in FUSED_DEVICES for p in params
+    )

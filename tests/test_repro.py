@@ -82,3 +82,44 @@ def test_autocast_runs_products_in_bf16_only_when_asked():
         assert (a @ a).dtype == torch.bfloat16
     with autocast("fp32", "cpu"):
         assert (a @ a).dtype == torch.float32
+
+
+def _mps(monkeypatch, available: bool, macos14: bool = True):
+    """A machine whose torch sees no CUDA GPU, with Apple's MPS backend available or not."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: available)
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: macos14)
+    monkeypatch.delenv("LLM4REC_PRECISION", raising=False)
+
+
+def test_auto_on_apple_silicon_picks_mps_and_fp32(monkeypatch):
+    import contextlib
+
+    _mps(monkeypatch, available=True)
+    device = get_device("auto")
+    assert device.type == "mps" and get_device("mps").type == "mps"
+    assert resolve_precision("auto", device) == "fp32"  # no fast bf16 products there
+    assert isinstance(autocast("auto", device), contextlib.nullcontext)
+    assert resolve_precision("bf16", device) == "bf16"  # asked for, and macOS 14 runs it
+
+
+def test_bf16_on_an_mps_that_cannot_run_it_falls_back_to_fp32(monkeypatch):
+    import contextlib
+
+    _mps(monkeypatch, available=True, macos14=False)
+    with pytest.warns(RuntimeWarning, match="using fp32"):
+        assert resolve_precision("bf16", "mps") == "fp32"
+    monkeypatch.setenv("LLM4REC_PRECISION", "bf16")
+    with pytest.warns(RuntimeWarning, match="using fp32"):
+        assert isinstance(autocast("auto", "mps"), contextlib.nullcontext)
+
+
+def test_without_mps_auto_is_the_cpu_and_mps_is_refused(monkeypatch):
+    _mps(monkeypatch, available=False)
+    assert get_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="MPS"):
+        get_device("mps")
+    with pytest.warns(RuntimeWarning, match="using fp32"):
+        assert resolve_precision("bf16", "mps") == "fp32"

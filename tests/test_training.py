@@ -82,3 +82,25 @@ def test_adam_is_fused_and_matches_the_per_tensor_update(decoupled):
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
+
+class _FakeParam:
+    """What adam's fused check reads of a parameter, on any device type."""
+
+    def __init__(self, device: str):
+        self.device, self.is_sparse, self.requires_grad = torch.device(device), False, True
+
+    def is_floating_point(self):
+        return True
+
+
+@pytest.mark.parametrize("mps_available", [True, False])
+def test_the_fused_kernel_is_only_asked_for_on_cpu_and_cuda(monkeypatch, mps_available):
+    from llm4rec_utils.training import can_fuse
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps_available)
+    assert can_fuse([_FakeParam("cpu")]) and can_fuse([_FakeParam("cuda")])
+    assert not can_fuse([_FakeParam("mps")])  # torch's default Adam there, never an error
+    assert not can_fuse([_FakeParam("cpu"), _FakeParam("mps")]) and not can_fuse([])
+    meta = torch.nn.Linear(2, 2, device="meta")
+    opt = adam(meta.parameters(), 1e-3)
+    assert not opt.defaults["fused"]
