@@ -55,7 +55,7 @@ _ALL = [
     _c("text-beats-popularity", COMPUTE, "02", "§8", "the validation-chosen text-only vectors recommend better than popularity"),
     _c("text-beats-random", COMPUTE, "02", "§8", "the validation-chosen text-only vectors beat a random ranking"),
     _c("skipgram-matches-gensim", COLLECTION, "02", "§5", "our torch skip-gram and gensim's share more neighbours than chance", "property"),
-    _c("bilstm-beats-chance", COMPUTE, "02", "§9", "a BiLSTM over GloVe reads 04's like/dislike prompts better than chance"),
+    _c("bilstm-beats-chance", COMPUTE, "02", "§9", "a BiLSTM over GloVe reads 04's like/dislike prompts better than chance (AUC above 0.5)", "property"),
     _c("bilstm-more-data", COMPUTE, "02", "§9", "more training samples help the BiLSTM", recipe=True),
     # 03 attention math
     _c("attention-matches-torch", COMPUTE, "03", "§1", "attention by hand equals PyTorch's (to 1e-6)", "property"),
@@ -176,7 +176,7 @@ def judge(
     if claim.recipe and evidence.seeds == 1 and word != "undecided":
         if seed_floor is None or not math.isfinite(seed_floor):
             word = "undecided"
-            notes.append("one training seed and no measured seed spread: not decided")
+            notes.append("no seed spread measured to compare the effect with: not decided")
         elif abs(effect) < seed_floor:
             word = "undecided"
             notes.append(

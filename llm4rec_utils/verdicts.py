@@ -350,8 +350,9 @@ def exceeds(
         float(value - threshold),
         float(low - threshold),
         float(high - threshold),
-        f"{test} (threshold {threshold:g})",
+        test,
         units,
+        threshold=float(threshold),
     )
 
 
