@@ -96,3 +96,77 @@ def test_compare_runs_checks_each_value_against_the_first_runs_interval():
     assert not compare_runs(run(0.65, 0.4, 1), run(0.71, 0.4, 1)).set_index("metric").loc[
         "auc", "within"
     ]
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, np.float64("inf")])
+def test_infinity_is_refused_like_nan(tmp_path, value):
+    with pytest.raises(ValueError, match="refusing to record -?inf"):
+        R.record_metric(tmp_path / "r.json", "n", "m", "p", "x", value)
+    assert not (tmp_path / "r.json").exists()
+    # a file that already holds one (hand-made, or older) still renders
+    row = dict(notebook="n", model="m", protocol="p", metric="x", value=value)
+    assert "inf |" in R.results_table({"metrics": [row]})
+
+
+def test_a_pipe_in_a_name_does_not_break_the_markdown_tables():
+    rows = [
+        dict(notebook="01_a", model="bm25|title", protocol="p|q", metric="x", value=0.5),
+        dict(notebook="01_a", model="ease", protocol="p|q", metric="x", value=0.25),
+    ]
+    md = R.results_table({"provenance": {}, "notebooks": {}, "metrics": rows})
+    board = R.leaderboard_tables({"metrics": rows})["p|q"]
+    assert "| bm25\\|title | 01_a | 0.5000 |" in board
+    assert all(line.replace("\\|", "").count("|") == 4 for line in board)  # 3 columns each
+    assert "| 01_a | bm25\\|title | p\\|q | x | 0.5000 |" in md
+    html = R.results_html(md)
+    assert "<td>bm25|title</td>" in html and "<td>title</td>" not in html
+
+
+def _record_many(args):
+    path, worker, n = args
+    for i in range(n):
+        R.record_metric(path, f"nb{worker}", "m", "p", f"x{i}", i)
+
+
+def test_concurrent_writers_and_a_run_start_keep_every_row(tmp_path):
+    """Many processes recording at once, and the runner resetting another notebook's rows at
+    the start of its run: every read-modify-write holds the results lock, so no row is lost."""
+    import multiprocessing as mp
+
+    from llm4rec_utils.tooling.runner import start_results
+
+    path = tmp_path / "results.json"
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        pending = pool.map_async(_record_many, [(path, w, 15) for w in range(6)])
+        for _ in range(10):  # the runner's start-of-run rewrite, racing the writers
+            start_results(path, ["nb-being-rerun"], {"profile": "smoke", "seed": 42})
+        pending.get(timeout=300)
+    rows = R.read_results(path)["metrics"]
+    assert len(rows) == 6 * 15
+    assert {(m["notebook"], m["metric"]) for m in rows} == {
+        (f"nb{w}", f"x{i}") for w in range(6) for i in range(15)
+    }
+
+
+def test_rows_carry_the_notebooks_profile_and_seed_and_a_mismatch_is_refused(tmp_path):
+    """A notebook's PROFILE and SEED (its parameters) go into every row it records; a notebook
+    run by hand with other settings than the run in results.json is refused in one line."""
+    path = tmp_path / "results.json"
+    R.write_results(path, {"provenance": {"profile": "full", "seed": 42}, "notebooks": {},
+                           "metrics": []})
+    ns = {"PROFILE": "full", "SEED": 42, "R": R, "path": path}
+    exec("row = R.record_metric(path, '07_x', 'm', 'p', 'x', 0.5)", ns)  # a notebook's cell
+    assert ns["row"]["profile"] == "full" and ns["row"]["seed"] == 42
+    assert R.read_results(path)["metrics"][0]["seed"] == 42
+    ns.update(PROFILE="smoke", SEED=1)
+    with pytest.raises(ValueError, match=r"holds a PROFILE='full' SEED=42 run and this notebook "
+                                         r"runs PROFILE='smoke' SEED=1: refusing to mix"):
+        exec("R.record_metric(path, '07_x', 'm', 'p', 'y', 0.5)", ns)
+    assert len(R.read_results(path)["metrics"]) == 1
+    # without provenance, the first row's settings are the file's
+    other = tmp_path / "other.json"
+    exec("R.record_metric(other, '07_x', 'm', 'p', 'x', 0.5)", {**ns, "other": other})
+    with pytest.raises(ValueError, match="refusing to mix"):
+        exec("R.record_metric(other, '07_x', 'm', 'p', 'y', 0.5)",
+             {**ns, "other": other, "SEED": 2})

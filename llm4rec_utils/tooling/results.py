@@ -4,7 +4,11 @@ Schema (written by the runner, appended to by notebooks)::
 
     {"provenance": {"commit", "date", "python", "torch", "device", "profile", "seed"},
      "notebooks": {"<name>": {"status", "wall_s", "peak_rss_mb"}},
-     "metrics": [{"notebook", "model", "protocol", "metric", "value", ...extra}]}
+     "metrics": [{"notebook", "model", "protocol", "metric", "value", "profile", "seed",
+                  ...extra}]}
+
+Additive: readers ignore keys they do not know. A file that is not such an object (empty, not
+JSON, a list, rows without the required keys) raises :class:`BadInput` naming it and the fix.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import contextlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
+from .cli import BadInput, OneLineParser, fail, one_line
 from .files import atomic_write_bytes
 
 REQUIRED_KEYS = ("notebook", "model", "protocol", "metric", "value")
@@ -31,14 +37,47 @@ def empty_results() -> dict:
     return {"provenance": {}, "notebooks": {}, "metrics": []}
 
 
-def read_results(path: str | os.PathLike) -> dict:
-    """Load ``results.json``, or an empty structure if it does not exist yet."""
+def read_results(path: str | os.PathLike, must_exist: bool = False) -> dict:
+    """Load ``results.json``, or an empty structure if it does not exist yet (``must_exist``:
+    a missing file is an error too). A file that is not a results.json (a folder, empty, not
+    JSON, not an object, rows without the required keys) raises :class:`BadInput` naming it
+    and the fix."""
     path = Path(path)
+    fix = "fix it, or delete it (a run writes a new one)"
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder, not a results.json: give the results.json inside it")
     if not path.exists():
+        if must_exist:
+            raise BadInput(f"{path}: no such file; give the results.json a run wrote")
         return empty_results()
-    data = json.loads(path.read_text())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"cannot read {path} as text ({one_line(err)}): {fix}") from None
+    if not text.strip():
+        raise BadInput(f"{path} is empty, not a results.json: {fix}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadInput(
+            f"{path} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}): {fix}"
+        ) from None
+    if not isinstance(data, dict):
+        raise BadInput(
+            f"{path} holds a JSON {type(data).__name__}, not a results.json object "
+            f"(provenance, notebooks, metrics): {fix}"
+        )
     for key, default in empty_results().items():
         data.setdefault(key, default)
+        if not isinstance(data[key], type(default)):
+            raise BadInput(f"{path}: {key!r} is not a JSON {type(default).__name__}: {fix}")
+    for i, row in enumerate(data["metrics"]):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise BadInput(
+                f"{path}: metrics row {i} lacks {', '.join(missing)} (every row has "
+                f"{', '.join(REQUIRED_KEYS)}): {fix}"
+            )
     return data
 
 
@@ -91,6 +130,8 @@ def record_metric(
     value = float(value.item() if hasattr(value, "item") else value)
     if math.isnan(value):
         raise ValueError(f"refusing to record NaN for {model}/{protocol}/{metric}")
+    if math.isinf(value):
+        raise ValueError(f"refusing to record {value} for {model}/{protocol}/{metric}")
     row = {
         "notebook": notebook,
         "model": model,
@@ -99,15 +140,60 @@ def record_metric(
         "value": value,
         **extra,
     }
+    for k, v in _run_settings().items():
+        row.setdefault(k, v)
     if not results_path:
         return row
     with locked(results_path):
         data = read_results(results_path)
+        check_same_run(results_path, data, row)
         key = _row_key(row)
         data["metrics"] = [m for m in data["metrics"] if _row_key(m) != key]
         data["metrics"].append(row)
         write_results(results_path, data)
     return row
+
+
+RUN_KEYS = ("profile", "seed")  # a row's run settings; one results.json holds one run's
+
+
+def _run_settings() -> dict:
+    """The ``profile`` and ``seed`` of the notebook recording a row: its ``PROFILE`` and
+    ``SEED`` parameters, found in the globals of the nearest calling frame that has both (a
+    notebook's namespace, whether papermill or a person runs it). Empty when none has them."""
+    frame = sys._getframe(1)
+    for _ in range(50):
+        frame = frame.f_back
+        if frame is None:
+            break
+        g = frame.f_globals
+        if g.get("__name__") == __name__ or "PROFILE" not in g or "SEED" not in g:
+            continue
+        profile, seed = g["PROFILE"], g["SEED"]
+        if isinstance(profile, str) and isinstance(seed, int | float) and seed == int(seed):
+            return {"profile": profile, "seed": int(seed)}
+        break
+    return {}
+
+
+def check_same_run(results_path, data: dict, row: dict) -> None:
+    """Refuse (``BadInput``, one line) a row whose ``profile``/``seed`` differ from the run
+    that wrote ``results.json`` (its provenance, else its first row that carries them): a
+    notebook run by hand with other settings must not mix its numbers into that run's."""
+    prov = data.get("provenance") or {}
+    ref = {k: prov[k] for k in RUN_KEYS if k in prov}
+    if not ref:
+        first = next((m for m in data["metrics"] if any(k in m for k in RUN_KEYS)), {})
+        ref = {k: first[k] for k in RUN_KEYS if k in first}
+    clash = [k for k in RUN_KEYS if k in ref and k in row and str(ref[k]) != str(row[k])]
+    if clash:
+        have = " ".join(f"{k.upper()}={ref[k]!r}" for k in RUN_KEYS if k in ref)
+        want = " ".join(f"{k.upper()}={row[k]!r}" for k in RUN_KEYS if k in row)
+        raise BadInput(
+            f"{results_path} holds a {have} run and this notebook runs {want}: refusing to mix "
+            f"them; run it with the same PROFILE and SEED, set RESULTS_PATH to another file, or "
+            f"delete {results_path}"
+        )
 
 
 def metrics_frame(results: dict | str | os.PathLike):
@@ -141,11 +227,19 @@ def _key_extras(row: dict) -> str:
 def _fmt(v: float) -> str:
     if v != v:  # NaN: a metric this row does not have
         return ""
+    if math.isinf(v):  # refused by record_metric; an older or hand-made file may hold one
+        return "inf" if v > 0 else "-inf"
     if v == int(v):
         return f"{v:,.0f}"
     if abs(v) < 1e-3:  # e.g. the cost of a million dot products: keep its digits
         return f"{v:.3g}"
     return f"{v:.4f}" if abs(v) < 1000 else f"{v:.4g}"
+
+
+def md_cell(x) -> str:
+    """A value as a Markdown table cell: a ``|`` in it (a model named ``a|b``) is escaped
+    so it cannot split the row, and a newline cannot end it."""
+    return " ".join(str(x).split()).replace("|", "\\|")
 
 
 def leaderboard_tables(results: dict) -> dict[str, list[str]]:
@@ -163,12 +257,12 @@ def leaderboard_tables(results: dict) -> dict[str, list[str]]:
     for protocol, board in boards.items():
         cols = board["metrics"]
         lines = [
-            "| model | notebook | " + " | ".join(cols) + " |",
+            "| model | notebook | " + " | ".join(md_cell(c) for c in cols) + " |",
             "| --- | --- | " + " | ".join("---:" for _ in cols) + " |",
         ]
         for (model, notebook), vals in board["rows"].items():
             cells = [_fmt(vals.get(c, float("nan"))) for c in cols]
-            lines.append(f"| {model} | {notebook} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md_cell(model)} | {md_cell(notebook)} | " + " | ".join(cells) + " |")
         out[protocol] = lines
     return out
 
@@ -183,7 +277,7 @@ def results_table(results: dict) -> str:
         "Generated by `python -m llm4rec_utils.tooling.runner`; do not edit.",
         "",
     ]
-    lines += [f"- **{k}**: {v}" for k, v in prov.items()]
+    lines += [f"- **{md_cell(k)}**: {md_cell(v)}" for k, v in prov.items()]
     lines += [
         "",
         "## Notebooks",
@@ -193,10 +287,10 @@ def results_table(results: dict) -> str:
     ]
     for name, nb in sorted(results.get("notebooks", {}).items()):
         lines.append(
-            f"| {name} | {nb.get('status')} | {nb.get('wall_s', float('nan')):.1f} | "
-            f"{nb.get('peak_rss_mb', float('nan')):.0f} |"
+            f"| {md_cell(name)} | {md_cell(nb.get('status'))} | "
+            f"{_num(nb.get('wall_s'), '.1f')} | {_num(nb.get('peak_rss_mb'), '.0f')} |"
         )
-    walls = [nb.get("wall_s", 0.0) for nb in results.get("notebooks", {}).values()]
+    walls = [nb.get("wall_s") or 0.0 for nb in results.get("notebooks", {}).values()]
     if walls:
         lines.append(f"| **total** | | {sum(walls):.1f} | |")
     lines += ["", "## Leaderboards (one per protocol)", ""]
@@ -211,10 +305,14 @@ def results_table(results: dict) -> str:
     for m in results.get("metrics", []):
         extras = _key_extras(m)
         metric = f"{m['metric']} ({extras})" if extras else m["metric"]
-        lines.append(
-            f"| {m['notebook']} | {m['model']} | {m['protocol']} | {metric} | {_fmt(m['value'])} |"
-        )
+        cells = [m["notebook"], m["model"], m["protocol"], metric]
+        lines.append("| " + " | ".join(map(md_cell, cells)) + f" | {_fmt(m['value'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(v, spec: str) -> str:
+    """A number for a table cell; blank where it was not measured (``None``)."""
+    return "" if v is None else format(v, spec)
 
 
 # metrics that measure the machine, not the model: they move with load and hardware
@@ -241,7 +339,7 @@ def compare_runs(before: dict | str | os.PathLike, after: dict | str | os.PathLi
 
     rows = {}
     for tag, res in [("before", before), ("after", after)]:
-        data = res if isinstance(res, dict) else read_results(res)
+        data = res if isinstance(res, dict) else read_results(res, must_exist=True)
         for m in data["metrics"]:
             rows.setdefault(_row_key(m), {})[tag] = m["value"]
     out = []
@@ -271,20 +369,29 @@ def compare_runs(before: dict | str | os.PathLike, after: dict | str | os.PathLi
                 within=within,
             )
         )
-    return pd.DataFrame(out)
+    columns = "notebook model protocol metric key before after ci_low ci_high within".split()
+    return pd.DataFrame(out, columns=columns)
 
 
 def _main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(
-        prog="python -m llm4rec_utils.tooling.results",
+    prog = "python -m llm4rec_utils.tooling.results"
+    ap = OneLineParser(
+        prog=prog,
         description="compare two runs' results.json: is every metric with an interval in it?",
     )
     ap.add_argument("before")
     ap.add_argument("after")
     args = ap.parse_args(argv)
-    table = compare_runs(args.before, args.after)
+    try:
+        table = compare_runs(args.before, args.after)
+    except BadInput as err:
+        return fail(prog, err)
+    if table.empty:
+        return fail(
+            prog,
+            f"{args.before} and {args.after} have no metric in common: compare two runs of the "
+            "same notebooks (a run records its metrics in its build folder's results.json)",
+        )
     with_ci = table[table["within"].notna()]
     print(
         f"{len(table)} metrics in both runs; {len(with_ci)} have a 95% interval in the first, "
