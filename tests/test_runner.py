@@ -45,8 +45,10 @@ def test_failure_names_notebook_and_cell_and_keeps_other_results(tmp_path):
     assert "02_bad" in runs[1].error and "cell 2" in runs[1].error and "boom" in runs[1].error
     stored = json.loads((build / "results.json").read_text())
     assert stored["metrics"] == [
-        {"notebook": "01_good", "model": "m", "protocol": "p", "metric": "x", "value": 0.5}
+        {"notebook": "01_good", "model": "m", "protocol": "p", "metric": "x", "value": 0.5,
+         "profile": "smoke", "seed": 42}  # the settings the notebook ran with
     ]
+    assert stored["notebooks"]["01_good"]["seed"] == 42
     assert stored["notebooks"]["02_bad"]["status"] == "failed"
     assert stored["notebooks"]["01_good"]["peak_rss_mb"] > 20
     assert stored["provenance"]["profile"] == "smoke"
@@ -190,3 +192,149 @@ def test_index_shows_tagged_figures_only(tmp_path):
     assert written == ["figure_08_x_1.png"]  # the tagged cell, counted without papermill's
     assert (tmp_path / written[0]).read_bytes() == b"\x89PNG fake bytes"
     assert "src='figure_08_x_1.png'" in index and "08_x, cell 1" in index
+
+
+def test_a_second_runner_on_the_same_build_folder_is_refused_naming_the_first(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    build = tmp_path / "build"
+    build.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from pathlib import Path\n"
+         "from llm4rec_utils.tooling.runner import build_lock\n"
+         "with build_lock(Path(sys.argv[1])):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(120)\n",
+         str(build)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (build / "results.json").write_text('{"metrics": []}')
+        with pytest.raises(SystemExit) as exit_info:
+            runner.main(["--profile", "smoke", "--build-dir", str(build), "01"])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"another runner (PID {holder.pid}) is running in {build}" in err
+        assert (build / "results.json").read_text() == '{"metrics": []}'  # untouched
+    finally:
+        holder.kill()
+        holder.wait()
+    with runner.build_lock(build):  # released with its holder
+        assert (build / runner.RUNNER_PID).read_text() == str(__import__("os").getpid())
+    assert not (build / runner.RUNNER_PID).exists()
+
+
+def test_a_run_with_other_settings_starts_a_fresh_results_file(tmp_path):
+    path = tmp_path / "results.json"
+    row = dict(notebook="02_b", model="m", protocol="p", metric="x", value=1.0)
+    prov = {"profile": "smoke", "seed": 42, "device": "auto -> cpu"}
+    runner.write_results(path, {"provenance": prov, "notebooks": {}, "metrics": [row],
+                                "claims": []})
+    kept = runner.start_results(path, ["01_a"], {**prov, "device": "cpu -> cpu"})
+    assert kept["metrics"] == [row] and kept["claims"] == []  # same run settings: rows kept
+    fresh = runner.start_results(path, ["01_a"], {**prov, "seed": 7})
+    assert fresh["metrics"] == [] and fresh["provenance"]["seed"] == 7
+    assert runner.read_results(path)["provenance"]["seed"] == 7
+
+
+def test_unknown_param_names_it_and_lists_the_declared(tmp_path):
+    nb = write_nb(tmp_path / "01_x.ipynb", 'PROFILE = "full"\nDECODER_MODEL = ""\nK: int = 3')
+    assert runner.declared_parameters(nb) == {"PROFILE", "DECODER_MODEL", "K"}
+    runner.check_params([nb], {"DECODER_MODEL": "a/b"})
+    with pytest.raises(ValueError, match=r"unknown parameter DECODR_MODEL: .*declared: "
+                                         r"DECODER_MODEL, K\)"):
+        runner.check_params([nb], {"DECODR_MODEL": "a/b"})
+
+
+PORTABLE = """
+import importlib, os, pkgutil, subprocess, sys
+sys.modules["fcntl"] = None  # as on Windows: no fcntl, no os.wait4
+del os.wait4
+import llm4rec_utils
+names = [m.name for m in pkgutil.walk_packages(llm4rec_utils.__path__, "llm4rec_utils.")]
+for name in names:
+    importlib.import_module(name)
+from llm4rec_utils.tooling import results, runner
+proc = subprocess.Popen([sys.executable, "-c",
+                         "import time; b = bytearray(80 << 20); b[::4096] = b'x' * len(b[::4096]);"
+                         " time.sleep(1)"])
+code, peak_kb, error, note = runner._wait_with_rusage(proc, 60)
+assert code == 0 and proc.returncode == 0 and error == "", (code, error)
+assert peak_kb is not None and peak_kb > 60 * 1024, peak_kb
+assert "psutil" in note and "os.wait4" in note, note
+results.record_metric(sys.argv[1], "01_a", "m", "p", "x", 1.0)  # the results lock, too
+print(len(names), "modules", peak_kb // 1024, "MB")
+"""
+
+
+def test_every_module_imports_and_memory_is_measured_without_fcntl_and_wait4(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", PORTABLE, str(tmp_path / "r.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "modules" in proc.stdout and (tmp_path / "r.json").exists()
+
+
+def test_a_run_without_a_memory_measure_says_so(tmp_path, monkeypatch):
+    """The record says what could not be measured, and the reports show a blank, not 0."""
+    from llm4rec_utils.tooling import report
+    from llm4rec_utils.tooling.results import results_table
+
+    monkeypatch.delattr(runner.os, "wait4", raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "psutil", None)
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    code, peak_kb, _, note = runner._wait_with_rusage(proc, 30)
+    assert code == 0 and peak_kb is None and "not measured" in note
+    nb = {"status": "ok", "wall_s": 1.0, "peak_rss_mb": None, "memory_note": note}
+    results = {"notebooks": {"01_a": nb}}
+    assert "| 01_a | ok | 1.0 |  |" in results_table(results)
+    assert "not measured" in report.write_index(tmp_path, results).read_text()
+
+
+def test_index_escapes_a_notebooks_status_and_names(tmp_path):
+    from llm4rec_utils.tooling import report
+
+    evil = "<script>alert(1)</script>"
+    results = {
+        "notebooks": {"01_a": {"status": evil, "wall_s": 1.0, "peak_rss_mb": 5}},
+        "metrics": [dict(notebook="01_a", model=evil, protocol="p", metric="x", value=1.0)],
+    }
+    page = report.write_index(tmp_path, results).read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "class='<" not in page
+
+
+def test_pages_site_holds_the_report_pages_and_figures_only(tmp_path):
+    from llm4rec_utils.tooling import report
+
+    build = tmp_path / "build"
+    published = ["index.html", "RESULTS.md", "RESULTS.html", "results.json", "01_data.html",
+                 "08_compute.html", "wall_time.png", "figure_08_compute_3.png"]
+    private = ["01_data.ipynb", "tallrec-train.jsonl", "item_vectors.npy", "model.pt",
+               "results.json.lock", ".runner.lock", ".runner.pid", "notes.txt",
+               "cache/sasrec/weights.pt", "cache/minilm/vectors.npy", "cache/index.html",
+               "student/07_evaluation.ipynb", "autograder/07_evaluation/autograder.zip"]
+    for name in published + private:
+        (build / name).parent.mkdir(parents=True, exist_ok=True)
+        (build / name).write_text(name)
+    (build / "02_link.html").symlink_to(build / "tallrec-train.jsonl")
+    assert [p.name for p in report.pages_files(build)] == sorted(published)
+    site = build / "site"
+    assert report.main(["pages", str(build), str(site)]) == 0
+    got = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
+    assert got == sorted(published)
+    assert not [g for g in got if "cache" in g or g.endswith((".jsonl", ".npy", ".pt", ".ipynb"))]
+    assert (site / "index.html").read_text() == "index.html"
+    assert report.main(["pages", str(build), str(site)]) == 0  # replaces its own site
+    with pytest.raises(SystemExit):  # but never empties a folder it did not write
+        report.main(["pages", str(build), str(build / "cache")])
+    assert (build / "cache" / "sasrec" / "weights.pt").exists()

@@ -2,12 +2,19 @@
 memory, a link to its executed HTML), the ten slowest cells of the run, a chart of wall time per
 notebook, the figures the notebooks tag for it (``report-figure``: 08's quality-vs-cost Pareto
 plot) and the leaderboards of ``RESULTS.md``.
+
+:func:`write_pages_site` copies what may be published (GitHub Pages) into a folder of its own:
+the report, the executed notebooks' HTML pages and the figures, never ``build/cache/`` (model
+weights) nor a file derived from the data (MovieLens' licence forbids redistributing it).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
+import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -85,7 +92,7 @@ def _wall_time_chart(results: dict, out: Path) -> str | None:
     import matplotlib.pyplot as plt
 
     names = sorted(notebooks)
-    walls = [notebooks[n].get("wall_s", 0.0) for n in names]
+    walls = [notebooks[n].get("wall_s") or 0.0 for n in names]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.2))
     colors = ["tab:blue" if notebooks[n].get("status") == "ok" else "tab:red" for n in names]
     ax.barh(names[::-1], walls[::-1], color=colors[::-1])
@@ -108,6 +115,16 @@ def _leaderboards_html(results: dict) -> str:
     return mistune.create_markdown(plugins=["table"])(text) if text else "<p>none recorded</p>"
 
 
+def _num(v, spec: str) -> str:
+    """A number for the page; blank where it was not measured (``None``) or is not a number."""
+    return format(v, spec) if isinstance(v, int | float) else ""
+
+
+def _note(nb: dict) -> str:
+    note = nb.get("memory_note", "")
+    return f" ({note})" if note else ""
+
+
 def write_index(build_dir: str | Path, results: dict) -> Path:
     """Write ``build_dir/index.html`` from the results and the executed notebooks there."""
     build_dir = Path(build_dir)
@@ -115,14 +132,17 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
     rows = []
     for name, nb in sorted(results.get("notebooks", {}).items()):
         page = build_dir / f"{name}.html"
-        link = f"<a href='{name}.html'>{name}</a>" if page.exists() else html.escape(name)
-        error = html.escape(nb.get("error", ""))
+        esc = html.escape(str(name))
+        link = f"<a href='{esc}.html'>{esc}</a>" if page.exists() else esc
+        error = html.escape(str(nb.get("error", "")) + _note(nb))
+        status = str(nb.get("status"))
+        css = status if status in ("ok", "failed") else "other"
         rows.append(
-            f"<tr><td>{link}</td><td class='{nb.get('status')}'>{nb.get('status')}</td>"
-            f"<td>{nb.get('wall_s', 0):,.1f}</td><td>{nb.get('peak_rss_mb', 0):,.0f}</td>"
-            f"<td class='err'>{error}</td></tr>"
+            f"<tr><td>{link}</td><td class='{css}'>{html.escape(status)}</td>"
+            f"<td>{_num(nb.get('wall_s'), ',.1f')}</td><td>{_num(nb.get('peak_rss_mb'), ',.0f')}"
+            f"</td><td class='err'>{error}</td></tr>"
         )
-    total = sum(nb.get("wall_s", 0.0) for nb in results.get("notebooks", {}).values())
+    total = sum(nb.get("wall_s") or 0.0 for nb in results.get("notebooks", {}).values())
     executed = sorted(build_dir.glob("[0-9][0-9]_*.ipynb"))
     slow = [
         f"<tr><td>{html.escape(r['notebook'])}</td><td>{r['cell']}</td>"
@@ -170,3 +190,66 @@ raw numbers: <a href='results.json'>results.json</a>.</p>
     out = build_dir / "index.html"
     out.write_text(page, encoding="utf-8")
     return out
+
+
+# What GitHub Pages may show: the report, the executed notebooks' HTML pages and the figures.
+# Everything else in build/ stays private: cache/ (model weights), data-derived files
+# (tallrec-train.jsonl, *.npy, *.pt), the executed .ipynb, student and autograder bundles, locks.
+PAGES_FILES = (
+    r"index\.html",
+    r"RESULTS\.(md|html)",
+    r"results\.json",  # the raw numbers index.html links to (metrics and provenance only)
+    r"[0-9][0-9]_\w+\.html",
+    r"wall_time\.png",
+    r"figure_\w+\.png",
+)
+
+
+def pages_files(build_dir: str | Path) -> list[Path]:
+    """The files of ``build_dir`` (top level only, plain files) that may be published."""
+    allowed = re.compile("|".join(f"(?:{p})" for p in PAGES_FILES))
+    build_dir = Path(build_dir)
+    return sorted(
+        p
+        for p in build_dir.iterdir()
+        if allowed.fullmatch(p.name) and p.is_file() and not p.is_symlink()
+    )
+
+
+def write_pages_site(build_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Copy :func:`pages_files` into ``out_dir`` (emptied first), the folder the workflow
+    uploads to GitHub Pages; returns the copies."""
+    build_dir, out_dir = Path(build_dir).resolve(), Path(out_dir).resolve()
+    if out_dir == build_dir or out_dir in build_dir.parents:
+        raise ValueError(f"the site folder {out_dir} must not be (or hold) {build_dir}")
+    files = pages_files(build_dir)
+    if out_dir.exists():  # a previous site is replaced; any other folder is left alone
+        previous = pages_files(out_dir) if out_dir.is_dir() else None
+        if previous is None or sorted(out_dir.iterdir()) != previous:
+            raise ValueError(f"{out_dir} exists and is not a site this wrote: give a new folder")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    return [Path(shutil.copy2(f, out_dir / f.name)) for f in files]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m llm4rec_utils.tooling.report")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pages = sub.add_parser("pages", help="copy what GitHub Pages may show into a folder")
+    pages.add_argument("build_dir", type=Path)
+    pages.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    if not args.build_dir.is_dir():
+        parser.refuse(f"{args.build_dir} is not a folder: give the run's build folder")
+    try:
+        copied = write_pages_site(args.build_dir, args.out_dir)
+    except (ValueError, OSError) as err:
+        parser.refuse(err)
+    print(f"{len(copied)} files in {args.out_dir}: {', '.join(p.name for p in copied)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

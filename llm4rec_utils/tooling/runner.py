@@ -10,16 +10,22 @@ Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML, 
 and ``index.html`` (the front page: a row per notebook, the ten slowest cells, leaderboards).
 Each notebook runs in its own process so its peak memory (kernel included) can be
 measured; a failing notebook is reported with its failing cell, the others still run, and the
-exit status is non-zero.
+exit status is non-zero. Bad input (a build folder that cannot be written, a damaged
+``results.json``, a ``--param`` no notebook declares, a notebook name with other characters
+than letters, digits and ``_``, another runner already using the build folder) is refused in
+one line with exit status 2, before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +36,7 @@ from pathlib import Path
 from ..constants import PROFILES
 from ..data import resolve_data_dir
 from ..repro import check_profile
+from .cli import BadInput, OneLineParser, one_line
 from .report import write_index
 from .results import locked, read_results, results_html, results_table, write_results
 
@@ -43,17 +50,26 @@ def list_notebooks(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
 
 
+NOTEBOOK_NAME = re.compile(r"[A-Za-z0-9_]+(\.ipynb)?")
+
+
 def select_notebooks(names: list[str], notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Resolve ``["01", "03_attention_math"]`` to notebook paths; unknown names raise."""
+    """Resolve ``["01", "03_attention_math"]`` to notebook paths; unknown names raise, and so
+    do names with other characters than letters, digits and ``_`` (``01; echo x``)."""
     available = list_notebooks(notebook_dir)
     if not names:
         return available
     chosen = []
     for name in names:
+        if not NOTEBOOK_NAME.fullmatch(name):
+            raise BadInput(
+                f"notebook names are numbers or names (letters, digits, _), got {name!r}: "
+                "give e.g. 01 or 03_attention_math"
+            )
         stem = Path(name).stem
         match = [p for p in available if p.stem == stem or p.stem.split("_")[0] == stem]
         if not match:
-            raise ValueError(
+            raise BadInput(
                 f"no notebook {name!r}; available: {', '.join(p.stem for p in available)}"
             )
         chosen.extend(m for m in match if m not in chosen)
@@ -103,16 +119,28 @@ class NotebookRun:
     name: str
     status: str
     wall_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float | None  # None: this platform could not measure it (see ``note``)
     error: str = ""
     outputs: list[str] = field(default_factory=list)
+    note: str = ""  # what could not be measured, and why
 
 
-def _wait_with_rusage(proc: subprocess.Popen, timeout_s: float | None) -> tuple[int, int, str]:
-    """Reap ``proc`` with ``wait4`` to get its peak RSS (KiB), which on Linux includes its
-    reaped descendants, i.e. the Jupyter kernel. Returns (exit code, peak KiB, error)."""
+POLL_S = 0.1
+
+
+def _wait_with_rusage(
+    proc: subprocess.Popen, timeout_s: float | None
+) -> tuple[int, int | None, str, str]:
+    """Wait for ``proc``; returns (exit code, peak RSS in KiB or None, error, note).
+
+    Where ``os.wait4`` exists (Linux, macOS) it reaps ``proc`` and reads its peak RSS, which
+    includes its reaped descendants, i.e. the Jupyter kernel. Elsewhere (Windows) psutil samples
+    the RSS of the process tree every :data:`POLL_S` seconds, which can miss a short peak; without
+    psutil the peak is not measured. ``note`` says which, empty for ``wait4``."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     error = ""
+    if not hasattr(os, "wait4"):
+        return _wait_polling(proc, deadline, timeout_s)
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -120,10 +148,43 @@ def _wait_with_rusage(proc: subprocess.Popen, timeout_s: float | None) -> tuple[
         if deadline is not None and time.monotonic() > deadline:
             proc.kill()
             error = f"timed out after {timeout_s} s"
-        time.sleep(0.1)
+        time.sleep(POLL_S)
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped here, so Popen must not wait again
-    return code, usage.ru_maxrss, error
+    peak_kb = usage.ru_maxrss // 1024 if sys.platform == "darwin" else usage.ru_maxrss  # bytes
+    return code, peak_kb, error, ""
+
+
+def _wait_polling(proc: subprocess.Popen, deadline, timeout_s) -> tuple[int, int | None, str, str]:
+    """:func:`_wait_with_rusage` without ``os.wait4``: psutil samples the tree's RSS."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    note = (
+        f"peak memory sampled every {POLL_S} s with psutil (os.wait4 is not available here): "
+        "a shorter peak can be missed"
+        if psutil
+        else "peak memory not measured: neither os.wait4 nor psutil is available here"
+    )
+    error, peak = "", 0
+    root = None
+    if psutil:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        if root is not None:
+            total = 0
+            with contextlib.suppress(psutil.Error):
+                for q in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += q.memory_info().rss
+            peak = max(peak, total)
+        if deadline is not None and time.monotonic() > deadline and not error:
+            proc.kill()
+            error = f"timed out after {timeout_s} s"
+        time.sleep(POLL_S)
+    return proc.returncode, (peak // 1024 if root is not None else None), error, note
 
 
 def _source_cell_index(executed_path: str, executed_index: int) -> int:
@@ -241,7 +302,7 @@ def _run_notebook(
     ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
-    code, peak_kb, error = _wait_with_rusage(proc, timeout_s)
+    code, peak_kb, error, note = _wait_with_rusage(proc, timeout_s)
     wall = time.perf_counter() - start
     ok = code == 0
     if not ok:
@@ -251,9 +312,8 @@ def _run_notebook(
             or (f"FAILED {nb.stem}: exit {code}")
         )
     err_file.unlink(missing_ok=True)
-    run = NotebookRun(
-        nb.stem, "ok" if ok else "failed", round(wall, 2), round(peak_kb / 1024, 1), error
-    )
+    peak_mb = None if peak_kb is None else round(peak_kb / 1024, 1)
+    run = NotebookRun(nb.stem, "ok" if ok else "failed", round(wall, 2), peak_mb, error, note=note)
     if out.exists():
         run.outputs.append(str(out))
         if html and (h := _export_html(out)):
@@ -310,15 +370,48 @@ def check_seed(seed) -> int:
 RESERVED = {"PROFILE", "DEVICE", "SEED", "DATA_DIR", "RESULTS_PATH"}
 
 
+def declared_parameters(nb: Path) -> set[str]:
+    """The names a notebook's ``parameters``-tagged cell assigns (what papermill can set)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(nb, as_version=4).cells
+    except Exception as err:  # noqa: BLE001 -- a damaged notebook: say which, in one line
+        raise BadInput(f"cannot read {nb}: {one_line(err)}") from None
+    source = "\n".join(c.source for c in cells if "parameters" in c.metadata.get("tags", []))
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(re.findall(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=", source, re.M))
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def check_params(notebooks: list[Path], params: dict) -> None:
+    """Refuse a parameter that no selected notebook declares in its parameters cell: papermill
+    would only log "Passed unknown parameter" and the notebook would run its default."""
+    declared = set().union(*(declared_parameters(nb) for nb in notebooks)) if notebooks else set()
+    unknown = [name for name in params if name not in declared]
+    if unknown:
+        raise BadInput(
+            f"unknown parameter {', '.join(unknown)}: no selected notebook declares it in its "
+            f"parameters cell (declared: {', '.join(sorted(declared - RESERVED)) or 'none'}); "
+            "check the spelling or the notebooks chosen"
+        )
+
+
 def parse_params(items: list[str]) -> dict[str, str]:
     """``["NAME=VALUE", ...]`` -> a dict; the runner's own parameters have their own options."""
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier() or not name.isupper():
-            raise ValueError(f"--param takes NAME=VALUE with an upper-case name, got {item!r}")
+            raise BadInput(f"--param takes NAME=VALUE with an upper-case name, got {item!r}")
         if name in RESERVED:
-            raise ValueError(f"set {name} with its own option (--{name.lower().replace('_', '-')})")
+            raise BadInput(f"set {name} with its own option (--{name.lower().replace('_', '-')})")
         out[name] = value
     return out
 
@@ -330,6 +423,92 @@ def _seed_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(
             str(err) if "seed must" in str(err) else f"seed must be an integer, got {text!r}"
         ) from None
+
+
+def _make_build_dir(build_dir: Path) -> None:
+    """Create the build folder, or raise ``BadInput`` saying why it cannot be."""
+    fix = "choose another --build-dir"
+    if build_dir.exists() and not build_dir.is_dir():
+        raise BadInput(f"the build folder {build_dir} is a file, not a folder: {fix}")
+    above = next((p for p in build_dir.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise BadInput(f"the build folder {build_dir} lies below a file ({above}): {fix}")
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BadInput(
+            f"cannot create the build folder {build_dir} ({err.strerror or one_line(err)}): {fix}"
+        ) from None
+
+
+RUNNER_LOCK = ".runner.lock"  # held for the whole run: one runner per build folder
+RUNNER_PID = ".runner.pid"
+
+
+@contextlib.contextmanager
+def build_lock(build_dir: Path):
+    """Hold the build folder's runner lock for a whole run. A second runner on the same
+    folder gets ``BadInput`` naming the first one's PID (filelock: portable, and released by
+    the OS if the holder dies)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(build_dir / RUNNER_LOCK))
+    pid_file = build_dir / RUNNER_PID
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        pid = "unknown"
+        for _ in range(20):  # the holder writes its PID right after taking the lock
+            with contextlib.suppress(OSError):
+                pid = pid_file.read_text().strip() or pid
+            if pid != "unknown":
+                break
+            time.sleep(0.05)
+        raise BadInput(
+            f"another runner (PID {pid}) is running in {build_dir}: wait for it to finish, or "
+            "give this run another --build-dir"
+        ) from None
+    except OSError as err:
+        raise BadInput(
+            f"cannot write in the build folder {build_dir} ({err.strerror or one_line(err)}): "
+            "choose another --build-dir"
+        ) from None
+    try:
+        pid_file.write_text(str(os.getpid()))
+        yield
+    finally:
+        pid_file.unlink(missing_ok=True)
+        lock.release()
+
+
+RUN_SETTINGS = ("profile", "seed", "device")
+
+
+def _device_of(prov: dict) -> str | None:
+    """The device a run used (``"auto -> cpu"`` -> ``"cpu"``)."""
+    dev = prov.get("device")
+    return None if dev is None else str(dev).split("->")[-1].strip()
+
+
+def _settings(prov: dict) -> dict:
+    return {"profile": prov.get("profile"), "seed": prov.get("seed"), "device": _device_of(prov)}
+
+
+def start_results(results_path: Path, names: list[str], prov: dict) -> dict:
+    """Under the results lock: drop the rows and records of the notebooks about to run, and
+    everything if the stored run had another profile, seed or device (a file holds one run's
+    numbers); write the provenance of this run."""
+    with locked(results_path):
+        results = read_results(results_path)
+        old, new = _settings(results.get("provenance", {})), _settings(prov)
+        if any(old[k] is not None and old[k] != new[k] for k in RUN_SETTINGS):
+            results.update(provenance={}, notebooks={}, metrics=[])  # never mix runs
+        results["provenance"] = prov
+        results["metrics"] = [m for m in results["metrics"] if m["notebook"] not in names]
+        for n in names:
+            results["notebooks"].pop(n, None)
+        write_results(results_path, results)
+    return results
 
 
 def run_notebooks(
@@ -350,8 +529,10 @@ def run_notebooks(
 
     With ``jobs > 1``, up to ``jobs`` notebooks run at once, each after the notebooks it reads
     (``deps``, default :data:`NOTEBOOK_DEPS`), with ``cpu_count // jobs`` threads each so the
-    cores are not oversubscribed. Bad settings (profile, seed, device, kernel, jobs) raise
-    before anything is written.
+    cores are not oversubscribed. Bad settings (profile, seed, device, kernel, jobs, a
+    parameter no notebook declares, a build folder that cannot be written, a damaged
+    ``results.json``, another runner on the same build folder) raise before anything is
+    written.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -361,19 +542,28 @@ def run_notebooks(
     check_seed(seed)
     get_device(device)  # ValueError naming the device and the fix
     check_kernel(kernel)
+    check_params(notebooks, extra_params or {})
     build_dir = Path(build_dir).resolve()
-    build_dir.mkdir(parents=True, exist_ok=True)
+    results_path = build_dir / "results.json"
+    if build_dir.is_dir():
+        read_results(results_path)  # a damaged file: one line, before anything is written
+    _make_build_dir(build_dir)
+    with build_lock(build_dir):
+        return _run_locked(
+            notebooks, profile, device, seed, data_dir, build_dir, kernel, html, timeout_s,
+            jobs, deps, extra_params,
+        )  # fmt: skip
+
+
+def _run_locked(
+    notebooks, profile, device, seed, data_dir, build_dir, kernel, html, timeout_s, jobs, deps,
+    extra_params,
+) -> tuple[dict, list[NotebookRun]]:  # fmt: skip
+    """:func:`run_notebooks` once the build folder's runner lock is held."""
     results_path = build_dir / "results.json"
     names = [p.stem for p in notebooks]
-
-    results = read_results(results_path)
-    if results.get("provenance", {}).get("profile") not in (None, profile):
-        results = {"provenance": {}, "notebooks": {}, "metrics": []}  # never mix profiles
-    results["provenance"] = provenance(profile, device, seed)
-    results["metrics"] = [m for m in results["metrics"] if m["notebook"] not in names]
-    for n in names:
-        results["notebooks"].pop(n, None)
-    write_results(results_path, results)
+    prov = provenance(profile, device, seed)
+    start_results(results_path, names, prov)
 
     params = {
         "PROFILE": profile,
@@ -398,10 +588,16 @@ def run_notebooks(
                 "wall_s": run.wall_s,
                 "peak_rss_mb": run.peak_rss_mb,
                 **({"error": run.error} if run.error else {}),
+                **({"memory_note": run.note} if run.note else {}),
+                # what this notebook ran with (the provenance is the run's)
+                "profile": profile,
+                "seed": seed,
+                "device": _device_of(prov),
             }
             write_results(results_path, stored)
+        peak = "not measured" if run.peak_rss_mb is None else f"{run.peak_rss_mb:.0f} MB"
         print(
-            f"    {nb.stem}: {run.status} in {run.wall_s:.1f} s, peak RSS {run.peak_rss_mb:.0f} MB"
+            f"    {nb.stem}: {run.status} in {run.wall_s:.1f} s, peak RSS {peak}"
             + (f"  <- {run.error}" if run.error else ""),
             flush=True,
         )
@@ -420,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--_execute":  # internal: one notebook in a child process
         return _execute_one(*argv[1:6])
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m llm4rec_utils.tooling.runner", description=__doc__.split("\n")[0]
     )
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
@@ -444,12 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         extra = parse_params(args.param)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
         notebooks = select_notebooks(args.notebooks)
     except ValueError as err:
-        parser.error(str(err))
+        parser.refuse(err)
     total = time.perf_counter()
     try:
         _, runs = run_notebooks(
@@ -465,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_params=extra,
         )
     except (ValueError, RuntimeError) as err:  # bad settings: one line, nothing written
-        parser.error(str(err))
+        parser.refuse(err)
     failed = [r for r in runs if r.status != "ok"]
     print(
         f"{len(runs) - len(failed)}/{len(runs)} notebooks ok "
