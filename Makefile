@@ -58,7 +58,7 @@ student: install
 GRADE_PROFILE ?= smoke
 grade: install
 	@test -n "$(NOTEBOOK)" -a -n "$(SUBMISSION)" || { echo "usage: make grade NOTEBOOK=07 SUBMISSION=path/to/copy.ipynb"; exit 2; }
-	$(PY) -m llm4rec_utils.tooling.coursework grade $(NOTEBOOK) $(SUBMISSION) --profile $(GRADE_PROFILE)
+	$(PY) -m llm4rec_utils.tooling.coursework grade "$(NOTEBOOK)" "$(SUBMISSION)" --profile "$(GRADE_PROFILE)"
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -16,7 +16,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from .cli import BadInput, OneLineParser, one_line
 from .runner import REPO_ROOT, list_notebooks
 
 CONFIG_MARK = "# ASSIGNMENT CONFIG"
@@ -57,8 +57,64 @@ def find_notebook(name: str) -> Path:
     hits = [p for p in coursework_notebooks() if p.stem == name or p.stem.startswith(f"{name}_")]
     if len(hits) != 1:
         names = [p.stem for p in coursework_notebooks()]
-        raise ValueError(f"{name!r} names no single coursework notebook; choose one of {names}")
+        raise BadInput(f"{name!r} names no single coursework notebook; choose one of {names}")
     return hits[0]
+
+
+def _identity(nb) -> tuple[str | None, str | None]:
+    """(the ``NOTEBOOK = "..."`` name its setup cell assigns, its first ``# `` title)."""
+    name = title = None
+    for cell in nb.cells:
+        if name is None and cell.cell_type == "code":
+            m = re.search(r"^NOTEBOOK = [\"'](\w+)[\"']", cell.source, re.M)
+            name = m and m.group(1)
+        if title is None and cell.cell_type == "markdown":
+            m = re.search(r"^# (.+)$", cell.source, re.M)
+            title = m and m.group(1).strip()
+    return name, title
+
+
+def read_submission(submission: Path, path: Path):
+    """The submitted notebook, checked: it exists, is a file, is notebook JSON and is a copy
+    of ``path`` (same ``NOTEBOOK`` name, or same title). Anything else raises ``BadInput``
+    in one line naming the file and what to submit instead."""
+    submission = Path(submission)
+    want = f"submit the .ipynb file of {path.stem} as Jupyter saved it"
+    if not submission.exists():
+        raise BadInput(f"no submission at {submission}: check the path (quote it if it has spaces)")
+    if not submission.is_file():
+        raise BadInput(f"{submission} is a folder, not a notebook: {want}")
+    raw = submission.read_bytes()
+    if not raw.strip():
+        raise BadInput(f"{submission} is empty: {want}")
+    try:
+        json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        if not raw.lstrip().startswith(b"{"):
+            raise BadInput(f"{submission} is not a notebook (not JSON): {want}") from None
+        where = f" at line {err.lineno}, column {err.colno}" if hasattr(err, "lineno") else ""
+        raise BadInput(f"{submission} is damaged notebook JSON{where}: {want}") from None
+    try:
+        nb = nbformat.reads(raw.decode(), as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # noqa: BLE001 -- nbformat raises several kinds; all mean the same
+        raise BadInput(
+            f"{submission} is JSON but not a valid notebook ({one_line(err)[:120]}): {want}"
+        ) from None
+    got, want_id = _identity(nb), _identity(nbformat.read(path, as_version=4))
+    if not ((got[0] and got[0] == want_id[0]) or (got[1] and got[1] == want_id[1])):
+        other = next((p.stem for p in coursework_notebooks() if p != path and _same(got, p)), None)
+        seems = f"it looks like {other}" if other else f"its title is {got[1]!r}"
+        raise BadInput(
+            f"{submission} is not a copy of {path.stem} ({seems}): grade it with the notebook it "
+            f"belongs to{f' (NOTEBOOK={other[:2]})' if other else ''}, or submit {path.stem}"
+        )
+    return nb
+
+
+def _same(identity: tuple, path: Path) -> bool:
+    theirs = _identity(nbformat.read(path, as_version=4))
+    return any(a and a == b for a, b in zip(identity, theirs, strict=True))
 
 
 def questions(path: Path) -> list[dict]:
@@ -157,13 +213,14 @@ def grade(
     path = find_notebook(name)
     bundle = build_dir / "autograder" / path.stem / "autograder.zip"
     if not bundle.exists():
-        raise FileNotFoundError(f"{bundle} missing: run `make student` first")
+        raise FileNotFoundError(
+            f"{bundle} missing: run `make student` first (it builds the autograder bundles)"
+        )
     submission = Path(submission)
-    if not submission.exists():
-        raise FileNotFoundError(f"no submission at {submission}")
+    read_submission(submission, path)
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         copy = Path(tmp) / path.name
-        shutil.copy(submission, copy)
+        shutil.copy(submission, copy)  # as submitted; checked above
         # results go to a private file: grading never touches the collection's build/results.json
         set_parameters(copy, PROFILE=profile, RESULTS_PATH=str(Path(tmp) / "results.json"))
         out = Path(tmp) / "out"
@@ -187,7 +244,7 @@ def grade(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm4rec_utils.tooling.coursework")
+    parser = OneLineParser(prog="python -m llm4rec_utils.tooling.coursework")
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("student", help="build student editions and autograder bundles")
     st.add_argument("notebooks", nargs="*", help="e.g. 07 (default: every coursework notebook)")
@@ -202,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         for b in build_student(args.build_dir, args.notebooks or None):
             print(f"{b['student'].relative_to(args.build_dir)}  |  autograder: {b['zip'].parent}")
         return 0
-    scores = grade(args.notebook, args.submission, args.profile, args.build_dir)
+    try:
+        scores = grade(args.notebook, args.submission, args.profile, args.build_dir)
+    except (BadInput, FileNotFoundError) as err:  # bad input: one line, exit status 2
+        parser.refuse(err)
     for q, (s, m) in scores.items():
         print(f"{q:>10}: {s:g} / {m:g}")
     return 0
