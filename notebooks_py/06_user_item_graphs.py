@@ -53,7 +53,8 @@ import sys
 
 if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
     subprocess.run("git clone -q --depth 1 -b main https://github.com/llm4rec/llm4rec /content/llm4rec"
-                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+                   " && pip install -q -r /content/llm4rec/requirements/colab.txt"
+                   " && pip install -q --no-deps -e /content/llm4rec", shell=True, check=True)
 if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/llm4rec")
     os.chdir("/content/llm4rec/notebooks")

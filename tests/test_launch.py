@@ -46,7 +46,11 @@ def test_on_colab_it_clones_installs_and_moves_into_the_notebooks(monkeypatch):
     cmd, kw = calls[0]
     assert cmd == (
         f"git clone -q --depth 1 -b {launch.BRANCH} https://github.com/{launch.REPO} "
-        "/content/llm4rec && pip install -q -e /content/llm4rec"
+        f"/content/llm4rec && {launch.COLAB_INSTALL}"
+    )
+    assert launch.COLAB_INSTALL == (
+        "pip install -q -r /content/llm4rec/requirements/colab.txt"
+        " && pip install -q --no-deps -e /content/llm4rec"
     )
     assert kw == {"shell": True, "check": True}
     assert moves == ["/content/llm4rec/notebooks"] and sys.path[0] == "/content/llm4rec"
@@ -69,7 +73,7 @@ def test_binder_builds_the_kernel_and_data():
     post = (REPO_ROOT / "binder" / "postBuild").read_text()
     assert "ipykernel install --user --name llm4rec" in post and "llm4rec_utils.data" in post
     assert os.access(REPO_ROOT / "binder" / "postBuild", os.X_OK)
-    assert "-e ." in (REPO_ROOT / "environment.yml").read_text()
+    assert "pip install --no-deps -e ." in post  # environment.yml installs the lock only
 
 
 def test_a_fork_gets_its_own_links(tmp_path):
@@ -82,3 +86,25 @@ def test_a_fork_gets_its_own_links(tmp_path):
     assert launch.apply(copy, repo="someone/fork") is False  # idempotent
     cells = nbformat.read(copy, as_version=4).cells
     assert sum(c.source.startswith(launch.CELL_MARK) for c in cells) == 1
+
+
+def test_colab_installs_the_ranges_without_torch():
+    """Colab's torch is a CUDA build matched to its GPU: the launch cell must never replace it,
+    and must not refuse Colab's Python (requirements/colab.txt is pyproject's runtime ranges
+    without torch; the package itself goes in with --no-deps)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    from llm4rec_utils.tooling.runner import REPO_ROOT
+
+    lines = (REPO_ROOT / "requirements" / "colab.txt").read_text().splitlines()
+    wanted = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [d for d in project["dependencies"] if Requirement(d).name != "torch"]
+    assert wanted == runtime
+    assert not any(Requirement(w).name == "torch" for w in wanted)
+    admitted = SpecifierSet(project["requires-python"])
+    for python in ("3.11", "3.12", "3.13"):  # Colab moves to a new Python on its own schedule
+        assert admitted.contains(python)

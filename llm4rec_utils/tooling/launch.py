@@ -2,7 +2,9 @@
 
 On Colab the package is not installed: the notebook's launch cell (:data:`LAUNCH_CELL`, the
 same text in every notebook, so it works before this package exists there) clones the
-repository, installs it with its pinned dependencies, and moves into its ``notebooks/`` folder
+repository, installs what Colab lacks (:data:`COLAB_INSTALL`: ``requirements/colab.txt``,
+pyproject's ranges without torch, so Colab's own CUDA torch is kept, on whatever Python Colab
+runs), then the package itself without dependencies, and moves into its ``notebooks/`` folder
 so the relative paths work; the data set is then fetched and checksummed by the loader on first
 use, as on any machine. Binder builds the environment itself from ``environment.yml`` and
 ``binder/postBuild`` (which also registers the ``llm4rec`` kernel), so the cell does nothing
@@ -23,6 +25,11 @@ from .runner import list_notebooks
 REPO = "llm4rec/llm4rec"  # owner/name on GitHub; `make badges REPO=...` changes it everywhere
 BRANCH = "main"
 CELL_MARK = "# Launch cell:"
+CLONE = "/content/llm4rec"
+# What the launch cell runs after cloning: never torch (Colab's build matches its GPU)
+COLAB_INSTALL = (
+    f"pip install -q -r {CLONE}/requirements/colab.txt && pip install -q --no-deps -e {CLONE}"
+)
 BADGE_MARK = "colab-badge.svg"
 
 LAUNCH_CELL = """# Launch cell: on Colab, install the collection first (Binder, local runs skip it).
@@ -32,7 +39,8 @@ import sys
 
 if "google.colab" in sys.modules and not os.path.isdir("/content/llm4rec"):
     subprocess.run("git clone -q --depth 1 -b {branch} https://github.com/{repo} /content/llm4rec"
-                   " && pip install -q -e /content/llm4rec", shell=True, check=True)
+                   " && pip install -q -r /content/llm4rec/requirements/colab.txt"
+                   " && pip install -q --no-deps -e /content/llm4rec", shell=True, check=True)
 if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/llm4rec")
     os.chdir("/content/llm4rec/notebooks")"""
