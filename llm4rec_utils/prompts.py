@@ -22,6 +22,7 @@ from .constants import (
     YEAR_COL,
 )
 from .preprocess import demographics_text
+from .splits import tie_key
 
 HIST_ITEMS_COL = "hist_items"
 HIST_RATINGS_COL = "hist_ratings"
@@ -51,11 +52,15 @@ def build_tallrec_samples(
     item_col: str = ITEM_COL,
     rating_col: str = RATING_COL,
     timestamp_col: str = TIMESTAMP_COL,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, int]:
     """One sample per rating event that has ``history_len`` earlier events of the same user.
 
-    Events are ordered by (timestamp, user, item): the item ID breaks MovieLens' many timestamp
-    ties deterministically. The global cut is the ``cut_quantile`` of all event timestamps:
+    Events are ordered by timestamp, and MovieLens' many same-second ties in a seeded random
+    order (:func:`llm4rec_utils.splits.tie_key` of the (user, item) pair and ``seed``), as the
+    splits break them: ordered by item ID, a history would list old, popular films (low IDs)
+    before new ones in every tie, and which of the tied events becomes the target with which
+    history would follow the ID too. The global cut is the ``cut_quantile`` of all event timestamps:
     events strictly before it are ``train``, the rest ``test``. A test sample's history may
     contain earlier test-period events of the same user (they happened before the target, so the
     user's past is known at prediction time), never the target itself.
@@ -81,8 +86,9 @@ def build_tallrec_samples(
     missing = {user_col, item_col, rating_col, timestamp_col} - set(ratings.columns)
     if missing:
         raise KeyError(f"ratings lacks columns {sorted(missing)}; pass the *_col keywords")
-    ev = ratings.sort_values([timestamp_col, user_col, item_col], kind="mergesort")
-    ev = ev.reset_index(drop=True)
+    ties = tie_key(ratings[user_col].to_numpy(), ratings[item_col].to_numpy(), seed)
+    order = np.lexsort((ties, ratings[timestamp_col].to_numpy()))  # time, then the seeded key
+    ev = ratings.iloc[order].reset_index(drop=True)
     cut = int(np.quantile(ev[timestamp_col].to_numpy(), cut_quantile))
     is_train = (ev[timestamp_col] < cut).to_numpy()
     r = ev[rating_col].to_numpy(np.float64)

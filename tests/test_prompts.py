@@ -162,3 +162,23 @@ def test_profile_ends_the_prompt_and_needs_every_user():
         prompt_maker(items, users=users.head(1))(frame, profile=True)
     with pytest.raises(ValueError, match="occupation"):
         prompt_maker(items, users=users.drop(columns="occupation"))
+
+
+def test_same_second_ties_follow_the_seeded_tie_break_not_the_item_id():
+    """The README's promise: same-second ties are broken in a seeded random order
+    (splits.tie_key), never by item ID (which in MovieLens follows release order)."""
+    from llm4rec_utils.splits import tie_key
+
+    tied = list(range(10, 22))  # 12 items rated in the same second, then one more event
+    rows = [(1, i, 4, 100) for i in tied] + [(1, 99, 5, 200)]
+    ratings = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    orders = set()
+    for seed in (0, 1, 2):
+        s, _ = build_tallrec_samples(ratings, history_len=12, cut_quantile=0.5, seed=seed)
+        (last,) = s.itertuples()  # the event at t=200, whose history is the 12 tied events
+        expected = [tied[k] for k in np.argsort(tie_key([1] * 12, tied, seed), kind="stable")]
+        assert list(last.hist_items) == expected
+        orders.add(last.hist_items)
+        again, _ = build_tallrec_samples(ratings, history_len=12, cut_quantile=0.5, seed=seed)
+        assert again.hist_items.tolist() == s.hist_items.tolist()  # reproducible
+    assert tuple(tied) not in orders and len(orders) == 3
