@@ -195,10 +195,11 @@ def evaluate_sampled(
     item_probs: np.ndarray | None = None,
     seed: int = 0,
     batch_size: int = 1024,
+    return_per_pair: bool = False,
     *,
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
-) -> dict[str, float]:
+):
     """Rank each test positive among ``n_negatives`` sampled items the user never interacted with.
 
     The common "HR@10 with 100 negatives" protocol: cheap, but it inflates numbers compared with
@@ -210,6 +211,8 @@ def evaluate_sampled(
 
     Returns:
         ``{"hr@10": ..., "ndcg@10": ..., "mrr": ..., "pairs": ...}``, averaged over test pairs.
+        With ``return_per_pair=True``, also a DataFrame with one row per test pair (its user in
+        ``user_col``) and ``hr@k``/``ndcg@k`` columns, for paired intervals.
     """
     ks = [_check_k(k) for k in ks]
     if len(test) == 0:
@@ -230,8 +233,15 @@ def evaluate_sampled(
             row_of[int(u)] = scores[r]
     pos_scores = np.array([row_of[int(u)][p] for u, p in zip(users, items, strict=True)])
     neg_scores = np.stack([row_of[int(u)][negs[j]] for j, u in enumerate(users)])
-    out = metrics_from_ranks(candidate_ranks(pos_scores, neg_scores, rng), ks)
+    ranks = candidate_ranks(pos_scores, neg_scores, rng)
+    out = metrics_from_ranks(ranks, ks)
     out["pairs"] = float(len(users))
+    if return_per_pair:
+        per_pair = {user_col: users}
+        for k in ks:
+            per_pair[f"hr@{k}"] = (ranks <= k).astype(np.float64)
+            per_pair[f"ndcg@{k}"] = ndcg_from_ranks(ranks, k)
+        return out, pd.DataFrame(per_pair)
     return out
 
 

@@ -211,6 +211,25 @@ def paired_diff(
     )
 
 
+def bootstrap_stat(
+    stat: Callable[..., float], *arrays, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0,
+    test: str = "paired bootstrap over users",
+) -> Evidence:
+    """Interval of any statistic of per-unit arrays measured on the same units (e.g. the
+    difference of two ratios of means), resampling the units of all arrays together."""
+    cols = [np.asarray(a, dtype=np.float64) for a in arrays]
+    n = cols[0].shape[0]
+    if n == 0 or any(c.shape[0] != n for c in cols):
+        raise ValueError("the arrays must be non-empty and cover the same units")
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        draws.append(stat(*(c[idx] for c in cols)))
+    low, high = np.nanquantile(draws, [alpha / 2, 1 - alpha / 2])
+    return Evidence(float(stat(*cols)), float(low), float(high), test, n)
+
+
 def auc_diff(
     labels,
     scores_a,

@@ -86,10 +86,10 @@ import pandas as pd
 import seaborn as sns
 
 from llm4rec_utils import data, preprocess, sampling, splits
-from llm4rec_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
-from llm4rec_utils.repro import by_profile, check_profile, set_seed
 from llm4rec_utils import verdicts as V
 from llm4rec_utils.claims import claim_lines, judge
+from llm4rec_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+from llm4rec_utils.repro import by_profile, check_profile, set_seed
 from llm4rec_utils.summary import fmt, notebook_table
 from llm4rec_utils.tooling.results import record_metric
 

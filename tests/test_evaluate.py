@@ -206,3 +206,19 @@ def test_candidate_ranks_rejects_a_nan_positive_that_would_rank_first():
         )
     ranks = candidate_ranks(np.array([-np.inf, 0.5]), np.array([[0.1, 0.2], [-np.inf, 0.0]]), rng)
     assert ranks.tolist() == [3, 1]  # -inf ranks last, and masks a negative
+
+
+def test_evaluate_sampled_per_pair_values_average_to_the_summary():
+    import numpy as np
+    import pandas as pd
+
+    from llm4rec_utils.evaluate import evaluate_sampled
+
+    rng = np.random.default_rng(0)
+    test = pd.DataFrame({"user_id": np.arange(30), "item_id": rng.integers(0, 50, 30)})
+    table = rng.random((30, 50))
+    out, pairs = evaluate_sampled(lambda u: table[u], test, [test], 50, n_negatives=20, seed=1,
+                                  return_per_pair=True)
+    assert len(pairs) == 30 and list(pairs["user_id"]) == list(range(30))
+    assert pairs["hr@10"].mean() == out["hr@10"]
+    assert np.isclose(pairs["ndcg@10"].mean(), out["ndcg@10"])

@@ -170,3 +170,12 @@ def test_equality_and_threshold_properties():
     assert C.judge("popularity-skew", wide).verdict == "undecided"
     with pytest.raises(ValueError, match="property"):
         C.judge("sasrec-beats-popularity", V.equals(1, 1, "x"))
+
+
+def test_bootstrap_stat_of_a_ratio_difference():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(400) + 1, rng.random(400)
+    ev = V.bootstrap_stat(lambda x, y: x.mean() / y.mean(), a, b, n_boot=300)
+    assert ev.ci_low < ev.effect < ev.ci_high and ev.ci_low > 2
+    with pytest.raises(ValueError, match="same units"):
+        V.bootstrap_stat(np.mean, a, b[:10])
