@@ -289,7 +289,27 @@ def _load_encodings(path: Path, rows: int) -> np.ndarray:
     return out
 
 
-ENCODE_MAX_LENGTH = 128  # tokens; longer texts are truncated
+# Tokens per text, longer texts are truncated. None: the model's own maximum, as
+# sentence-transformers' encode cuts (max_seq_length in its sentence_bert_config.json: 256 for
+# all-MiniLM-L6-v2), so encode_texts gives what the model gives; an int overrides it.
+ENCODE_MAX_LENGTH: int | None = None
+
+
+def encode_max_length(path: str, tok=None, model=None) -> int:
+    """The token budget of one text: :data:`ENCODE_MAX_LENGTH` when set, else the model's
+    sentence-transformers ``max_seq_length``, else the tokenizer's ``model_max_length`` capped
+    at the model's position embeddings."""
+    if ENCODE_MAX_LENGTH is not None:
+        return int(ENCODE_MAX_LENGTH)
+    st_config = Path(path).expanduser() / "sentence_bert_config.json"
+    if st_config.is_file():
+        configured = json.loads(st_config.read_text()).get("max_seq_length")
+        if configured:
+            return int(configured)
+    limits = [getattr(tok, "model_max_length", None)]
+    limits.append(getattr(getattr(model, "config", None), "max_position_embeddings", None))
+    limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+    return min(limits) if limits else 512
 
 
 @torch.inference_mode()
@@ -300,6 +320,7 @@ def _encode(texts, path, batch_size, device, normalize, progress, precision) -> 
 
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path).to(device).eval()
+    max_length = encode_max_length(path, tok, model)
     order = np.argsort([len(t) for t in texts], kind="stable")  # length buckets: little padding
     out = None
     for b in tqdm(range(0, len(texts), batch_size), desc="encode", disable=not progress):
@@ -308,7 +329,7 @@ def _encode(texts, path, batch_size, device, normalize, progress, precision) -> 
             [texts[i] for i in idx],
             padding=True,
             truncation=True,
-            max_length=ENCODE_MAX_LENGTH,
+            max_length=max_length,
             return_tensors="pt",
         ).to(device)
         with autocast(precision, device):
