@@ -91,10 +91,10 @@ _ALL = [
     _c("lm-fusion-helps", POTENTIAL, "06", "§4", "fusing the LM graph into the validation-chosen CF model helps"),
     _c("kg-fusion-helps", PERSONAL, "06", "§5", "fusing the knowledge graph into the CF model helps"),
     _c("als-beats-bpr", COLLECTION, "06", "§3", "confidence-weighted ALS ranks better than BPR"),
-    _c("cos-times-rating-leaks", POTENTIAL, "06", "§4b", "cos(h_u, h_i) × r_ui beats the similarity alone only because it reads the label", "property"),
-    _c("propagation-beats-mf", COLLECTION, "06", "§3b", "graph propagation (LightGCN, validation-chosen K > 0) beats tuned BPR-MF"),
+    _c("cos-similarity-predicts-liking", POTENTIAL, "06", "§4b", "the servable part of cos(h_u, h_i) × r_ui, the similarity alone, tells liked from disliked ratings better than chance (the formula itself reads the label)", "property"),
+    _c("propagation-beats-mf", COLLECTION, "06", "§3b", "graph propagation (LightGCN with K > 0 chosen on validation) beats BPR-MF with its own tuned recipe"),
     _c("text-cold-start", POTENTIAL, "06", "§6", "text scores cold-start items better than popularity (HR@10)"),
-    _c("bandit-low-regret", PERSONAL, "06", "§7", "a bandit's regret against the best arm is below a random arm's"),
+    _c("bandit-beats-random-arm", PERSONAL, "06", "§7", "a bandit (UCB1) collects more clicks than picking a recommender at random each round"),
     # 07 evaluation
     _c("metrics-agree", COLLECTION, "07", "§1", "hand, package and scikit-learn agree on every toy metric", "property"),
     _c("protocol-changes-order", COLLECTION, "07", "§2", "the protocol changes the order of two models (paired, both protocols)"),
@@ -110,6 +110,7 @@ _ALL = [
     _c("int8-faster", COMPUTE, "08", "§5", "int8 quantisation makes the cross-encoder faster on this CPU"),
     _c("int8-keeps-quality", COMPUTE, "08", "§5", "int8 quantisation keeps the cross-encoder's AUC", "non-inferiority", margin=0.01, margin_reason="0.01 AUC, a loss a serving team would accept for the speed"),
     _c("distilled-keeps-quality", COMPUTE, "08", "§5", "a distilled student keeps the teacher's AUC", "non-inferiority", margin=0.02, margin_reason="0.02 AUC, a loss a serving team would accept for the speed", recipe=True),
+    _c("distilled-beats-features", COMPUTE, "08", "§5", "the distilled student beats the four-feature logistic regression it is given the features of", recipe=True),
     _c("pruned-keeps-quality", COMPUTE, "08", "§5", "half the weights pruned by magnitude, the cross-encoder keeps its AUC", "non-inferiority", margin=0.01, margin_reason="0.01 AUC, a loss a serving team would accept for the size"),
     _c("sparsity-faster", COMPUTE, "08", "§5", "unstructured sparsity makes the cross-encoder faster on this CPU"),
     # 09 prompting LLMs

@@ -194,6 +194,7 @@ def run_rerank(
     seed: int = 0,
     shuffle: bool = True,
     progress: Callable | None = None,
+    truth_at: int | None = None,
 ) -> RerankRun:
     """Show each user's candidates in a seeded random order and collect the truth's rank.
 
@@ -203,13 +204,20 @@ def run_rerank(
         candidates: (n, m) item indices, the true item in column 0.
         seed: the order in which candidates are shown (a different seed = another shuffle).
         shuffle: False shows the truth first, which only a bias test should do.
+        truth_at: show the truth at this position (0-based) and the others in a seeded random
+            order: the controlled-position test of position bias.
     """
+    if truth_at is not None and not 0 <= truth_at < candidates.shape[1]:
+        raise ValueError(f"truth_at={truth_at} is outside 0..{candidates.shape[1] - 1}")
     rng = np.random.default_rng(seed)
     n, m = candidates.shape
     ranks, valid, top1 = np.empty(n, int), np.empty(n, bool), np.empty(n, np.int64)
     rows = range(n) if progress is None else progress(range(n))
     for r in rows:
-        perm = rng.permutation(m) if shuffle else np.arange(m)
+        if truth_at is not None:
+            perm = np.insert(1 + rng.permutation(m - 1), truth_at, 0)
+        else:
+            perm = rng.permutation(m) if shuffle else np.arange(m)
         shown = candidates[r, perm]
         answer = rank_fn(r, shown)
         parsed = (

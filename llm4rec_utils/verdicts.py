@@ -311,6 +311,15 @@ def unpaired_diff(a, b, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0) 
     )
 
 
+def from_intervals(a: float, ci_a, b: float, ci_b, test: str, units: int) -> Evidence:
+    """``a − b`` from two *separately* measured values and their 95% intervals (a normal
+    approximation: half-widths add in quadrature). Only where no per-unit values of both sides
+    exist in one place; the verdict says it is unpaired."""
+    half = math.hypot((ci_a[1] - ci_a[0]) / 2, (ci_b[1] - ci_b[0]) / 2)
+    d = float(a - b)
+    return Evidence(d, d - half, d + half, test, units, paired=False)
+
+
 def time_alternating(
     fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int = 10, warmup: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:

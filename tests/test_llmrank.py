@@ -99,3 +99,15 @@ def test_run_rerank_counts_invalid_answers():
 def test_popularity_percentile():
     counts = np.array([1, 5, 3, 10])
     assert list(popularity_percentile(np.array([3, 0]), counts)) == [1.0, 0.25]
+
+
+def test_run_rerank_places_the_truth_where_asked():
+    import numpy as np
+
+    from llm4rec_utils.llmrank import run_rerank
+
+    cands = np.arange(60).reshape(3, 20)
+    first_shown = lambda r, shown: list(range(len(shown)))  # noqa: E731  (a ranker that keeps the shown order)
+    assert (run_rerank(first_shown, cands, truth_at=0).ranks == 1).all()
+    assert (run_rerank(first_shown, cands, truth_at=19).ranks == 20).all()
+    assert (run_rerank(first_shown, cands, truth_at=7).ranks == 8).all()
