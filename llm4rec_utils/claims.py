@@ -239,22 +239,25 @@ def read_claims(results: dict | str | os.PathLike, notebook: str | None = None) 
     return sorted(rows, key=lambda c: order.get(c["id"], len(order)))
 
 
+def verdict_from_record(rec: dict) -> Verdict:
+    """A :class:`Verdict` back from its ``results.json`` record."""
+    fields = Verdict.__dataclass_fields__
+    kw = {k: rec.get(k) for k in fields if k != "extra"}
+    kw["extra"] = {k: v for k, v in rec.items() if k not in fields}
+    kw["note"] = kw["note"] or ""
+    return Verdict(**kw)
+
+
 def claim_lines(results: dict | str | os.PathLike, notebook: str) -> str:
     """The Summary's verdicts, grouped under the article each claim tests."""
     rows = read_claims(results, notebook)
-    fields = Verdict.__dataclass_fields__
     out = []
     for article in ARTICLES:
         mine = [r for r in rows if r["article"] == article]
         if not mine:
             continue
         out.append(f"{article}:" if article != COLLECTION else "Checks the collection adds:")
-        for r in mine:
-            kw = {k: r.get(k) for k in fields if k != "extra"}
-            kw["extra"] = {k: v for k, v in r.items() if k not in fields}
-            kw["note"] = kw["note"] or ""
-            v = Verdict(**kw)
-            out.append(f"  {v.line()}")
+        out += [f"  {verdict_from_record(r).line()}" for r in mine]
     missing = [
         c.id
         for c in CLAIMS.values()
@@ -263,3 +266,17 @@ def claim_lines(results: dict | str | os.PathLike, notebook: str) -> str:
     if missing:
         out.append(f"Not judged in this run: {', '.join(missing)}")
     return "\n".join(out)
+
+
+def registry_markdown() -> str:
+    """The claims table of ``docs/claims.md``, generated from the registry (a test keeps the
+    two identical: ``python -c "from llm4rec_utils.claims import registry_markdown as r; print(r())"``)."""
+    rows = ["| id | article | claim | tested in | kind |", "| --- | --- | --- | --- | --- |"]
+    for c in CLAIMS.values():
+        kind = c.kind
+        if c.margin is not None:
+            kind += f", margin {c.margin:g} ({c.margin_reason})"
+        if c.recipe:
+            kind += "; a training recipe: judged over training seeds"
+        rows.append(f"| `{c.id}` | {c.article} | {c.statement} | {c.notebook} {c.section} | {kind} |")
+    return "\n".join(rows)

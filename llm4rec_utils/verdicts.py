@@ -92,8 +92,9 @@ def _num(v: float) -> str:
     return f"{v:+.4f}" if a < 10 else f"{v:+,.1f}"
 
 
-def describe(v: Verdict) -> str:
-    """Effect, interval, test and seeds in words."""
+def effect_text(v: Verdict) -> str:
+    """The effect and its interval as a reader wants them (a property: the measured value
+    against its threshold or expected value)."""
     x = v.extra
     point = v.ci_low == v.ci_high
     if x.get("expected") is not None:
@@ -104,17 +105,20 @@ def describe(v: Verdict) -> str:
         t = x["threshold"]
         sign = -1 if x.get("lower_is_better") else 1
         value = t + sign * v.effect
-        shown = (
-            f"{value:.4g}"
-            if point
-            else (f"{value:.4g} [{t + sign * v.ci_low:.4g}, {t + sign * v.ci_high:.4g}]")
-        )
+        low, high = sorted((t + sign * v.ci_low, t + sign * v.ci_high))
+        shown = f"{value:.4g}" if point else f"{value:.4g} [{low:.4g}, {high:.4g}]"
         shown += f" against the threshold {t:.4g}"
     else:
         shown = (
             _num(v.effect) if point else f"{_num(v.effect)} [{_num(v.ci_low)}, {_num(v.ci_high)}]"
         )
-    parts = [shown]
+    return shown
+
+
+def describe(v: Verdict) -> str:
+    """Effect, interval, test and seeds in words."""
+    x = v.extra
+    parts = [effect_text(v)]
     if v.margin is not None:
         parts.append(f"margin ±{v.margin:g}" if v.kind == "equivalence" else f"margin {v.margin:g}")
     text = ", ".join(parts) + f" ({v.test}; n = {v.units:,}"
@@ -212,7 +216,11 @@ def paired_diff(
 
 
 def bootstrap_stat(
-    stat: Callable[..., float], *arrays, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0,
+    stat: Callable[..., float],
+    *arrays,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
     test: str = "paired bootstrap over users",
 ) -> Evidence:
     """Interval of any statistic of per-unit arrays measured on the same units (e.g. the

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 
+from .frontpage import anchors_html, claims_html
+
 
 def _source_cells(executed: str | Path):
     """(index in the source notebook, cell) of an executed notebook: papermill's injected
@@ -165,6 +167,7 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
         ".wide{overflow-x:auto}"
         ".ok{color:#080}.failed{color:#b00;font-weight:bold}.err{color:#b00;font-size:90%}"
+        ".sup{color:#080;font-weight:bold}.notsup{color:#b00;font-weight:bold}.und{color:#666}"
     )
     page = f"""<!doctype html><html><head><meta charset='utf-8'><title>llm4rec run</title>
 <style>{style}</style></head><body>
@@ -173,6 +176,12 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
 and in the notebooks comes from this run. Full report: <a href='RESULTS.html'>RESULTS.html</a>;
 raw numbers: <a href='results.json'>results.json</a>.</p>
 <ul>{prov_items}</ul>
+<h2>Claims: what this run found</h2>
+<p>Each verdict is computed by the verdict engine from this run's numbers (paired intervals;
+a tie is undecided). The rules: <code>docs/claims.md</code>.</p>
+<div class='wide'>{claims_html(results)}</div>
+<h2>Published numbers beside this run's</h2>
+<div class='wide'>{anchors_html(results)}</div>
 <h2>Notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>wall (s)</th><th>peak RSS (MB)</th>
 <th>error</th></tr>{"".join(rows)}

@@ -278,6 +278,10 @@ def results_table(results: dict) -> str:
         "",
     ]
     lines += [f"- **{md_cell(k)}**: {md_cell(v)}" for k, v in prov.items()]
+    from .frontpage import anchors_markdown, claims_markdown
+
+    lines += ["", "## Claims: what this run found", "", *claims_markdown(results)]
+    lines += ["", "## Published numbers beside this run's", "", *anchors_markdown(results)]
     lines += [
         "",
         "## Notebooks",
