@@ -99,7 +99,7 @@ _ALL = [
     _c("metrics-agree", COLLECTION, "07", "§1", "hand, package and scikit-learn agree on every toy metric", "property"),
     _c("protocol-changes-order", COLLECTION, "07", "§2", "the protocol changes the order of two models (paired, both protocols)"),
     _c("sampled-inflates-ndcg-07", COLLECTION, "07", "§2", "100 sampled negatives inflate every model's leave-one-out NDCG@10", "property"),
-    _c("random-split-leaks", COLLECTION, "07", "§2", "a random split scores higher than a time split (it leaks the future)"),
+    _c("random-split-leaks", COLLECTION, "07", "§2", "more than half of a random split's test interactions are older than a training interaction of their user (it leaks the future)", "property"),
     _c("best-two-differ", COLLECTION, "07", "§3", "the two best models differ beyond noise"),
     _c("popularity-head-share", COLLECTION, "07", "§4", "popularity recommends from the head more than EASE does"),
     _c("heavy-users-higher", COLLECTION, "07", "§4", "heavy users get a higher NDCG@10 than light users"),

@@ -63,6 +63,7 @@ DATA_DIR = ""
 RESULTS_PATH = "../build/results.json"
 
 # %%
+import dataclasses
 import math
 from functools import partial
 from pathlib import Path
@@ -75,6 +76,7 @@ from sklearn.metrics import ndcg_score, roc_auc_score
 
 from llm4rec_utils import data, metrics, preprocess, splits
 from llm4rec_utils import verdicts as V
+from llm4rec_utils.anchors import ANCHORS as PUBLISHED_ANCHORS
 from llm4rec_utils.claims import claim_lines, judge
 from llm4rec_utils.collaborative import (
     BPRMF,
@@ -668,19 +670,10 @@ print("change from round 1 to round", LOOP_ROUNDS)
 # run). Run alone, the notebook lists the notebooks whose rows are missing.
 
 # %%
-# Published anchors: Microsoft Recommenders' MovieLens-100K benchmark notebook, RecBole's
-# MovieLens-100K results table (its 8:1:1 random split), Surprise's benchmark table, TALLRec's paper.
-ANCHORS = pd.DataFrame([
-    {"protocol": "msr-75-25", "model": "[published] Microsoft Recommenders BiVAE", "ndcg@10": 0.475},
-    {"protocol": "msr-75-25", "model": "[published] Microsoft Recommenders LightGCN", "ndcg@10": 0.418},
-    {"protocol": "recbole-811", "model": "[published] RecBole Pop", "ndcg@10": 0.1005},
-    {"protocol": "recbole-811", "model": "[published] RecBole ItemKNN", "ndcg@10": 0.2834},
-    {"protocol": "recbole-811", "model": "[published] RecBole BPR", "ndcg@10": 0.2864},
-    {"protocol": "5-fold", "model": "[published] Surprise SVD (RMSE)", "rmse": 0.934},
-    {"protocol": "5-fold", "model": "[published] Surprise SVD++ (RMSE)", "rmse": 0.919},
-    # TALLRec's own split (last 10k events, 8:1:1), LLaMA-7B + LoRA, 256 training samples
-    {"protocol": "tallrec-last1000", "model": "[published] TALLRec LLaMA-7B, 256 shots", "auc": 0.720},
-])
+# Published anchors live once, in the package (llm4rec_utils/anchors.py), each with its source
+# and how its protocol differs from ours; here they join the leaderboard of the matching protocol.
+ANCHORS = pd.DataFrame([{"protocol": a.ours_protocol, "model": f"[published] {a.source.split(',')[0]} {a.model}",
+                         a.metric: a.value} for a in PUBLISHED_ANCHORS])
 
 # %%
 results = read_results(RESULTS_PATH) if RESULTS_PATH else {"metrics": []}
@@ -783,10 +776,11 @@ inflation_ev = {m: V.paired_diff(per_user_sampled[m]["ndcg@10"], per_user[("loo-
                                  test=f"{m}: sampled − full NDCG@10, leave-one-out, paired over users") for m in models_}
 weakest = min(inflation_ev, key=lambda m: inflation_ev[m].ci_low)
 judge_here("sampled-inflates-ndcg-07", inflation_ev[weakest], note="the model whose inflation is least certain")
-leak_by_user = pd.Series(strict, index=rand.test[USER_COL].to_numpy()).groupby(level=0).mean()
+leak_by_user = pd.Series(strict, index=rand.test[USER_COL].to_numpy()).groupby(level=0).agg(["sum", "count"])
+leak_ev = V.bootstrap_stat(lambda k, n: k.sum() / n.sum(), leak_by_user["sum"], leak_by_user["count"], seed=SEED)
 judge_here("random-split-leaks", V.exceeds(
-    future_leak, 0.5, "share of random-split test interactions older than a training one of the same user",
-    units=len(leak_by_user), ci=bootstrap_ci(leak_by_user.to_numpy(), seed=SEED)))
+    future_leak, 0.5, "share of random-split test interactions older than a training one of the same user, "
+    "users bootstrapped", units=len(leak_by_user), ci=(leak_ev.ci_low, leak_ev.ci_high)))
 a_pu, b_pu = (per_user[("msr-75-25", m)]["ndcg@10"] for m in best_two)
 judge_here("best-two-differ", V.paired_diff(a_pu, b_pu, seed=SEED, test=f"{best_two[0]} − {best_two[1]}, NDCG@10 (msr-75-25)"))
 head_set = set(np.asarray(head).tolist())
@@ -800,6 +794,8 @@ heavy_ev = {name: V.unpaired_diff(per_user[("msr-75-25", name)].loc[groups.index
                                   per_user[("msr-75-25", name)].loc[groups.index[groups == "light"], "ndcg@10"], seed=SEED)
             for name in fns}
 weakest_model = min(heavy_ev, key=lambda n: heavy_ev[n].ci_low)
+heavy_ev[weakest_model] = dataclasses.replace(
+    heavy_ev[weakest_model], test=f"{weakest_model}: heavy − light users' NDCG@10 (msr-75-25), unpaired bootstrap")
 judge_here("heavy-users-higher", heavy_ev[weakest_model],
            note=f"{weakest_model}, the model where it is least certain; heavy users also hold more held-out items")
 first_precision = loop_table.xs(1, level="round")["precision"]

@@ -502,9 +502,12 @@ def start_results(results_path: Path, names: list[str], prov: dict) -> dict:
         results = read_results(results_path)
         old, new = _settings(results.get("provenance", {})), _settings(prov)
         if any(old[k] is not None and old[k] != new[k] for k in RUN_SETTINGS):
-            results.update(provenance={}, notebooks={}, metrics=[])  # never mix runs
+            results.update(provenance={}, notebooks={}, metrics=[], claims=[])  # never mix runs
         results["provenance"] = prov
         results["metrics"] = [m for m in results["metrics"] if m["notebook"] not in names]
+        # a notebook's verdicts go with its rows ("claims" records name the notebook by number)
+        numbers = {n[:2] for n in names}
+        results["claims"] = [c for c in results.get("claims", []) if c.get("notebook") not in numbers]
         for n in names:
             results["notebooks"].pop(n, None)
         write_results(results_path, results)
