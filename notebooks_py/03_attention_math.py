@@ -1031,6 +1031,8 @@ else:  # the smoke profile's three lengths leave no degree of freedom for an int
     slope_ci = (float("nan"), float("nan"))
 judge_here("attention-superlinear", verdicts.exceeds(slope, 1.0, "log-log slope of time against n, t interval of the fit",
                                               units=len(lengths), ci=slope_ci))
+
+# %%
 judge_here("sasrec-beats-popularity", verdicts.paired_diff(
     per_user["sasrec"]["ndcg@10"], per_user["popularity"]["ndcg@10"], seed=SEED,
     test="SASRec − popularity, full-ranking NDCG@10, paired bootstrap over users"))

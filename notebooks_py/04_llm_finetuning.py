@@ -552,6 +552,8 @@ FAMILY = {  # method -> (spec, learning rate); rates are the methods' usual ones
 }
 bench_steps = int(np.ceil(N_BENCH / 16))
 
+# %%
+
 
 def bench_run(name, model, lr, prompts=bench_texts, warmup=0.1, hooks=None, seed=SEED):
     """Train on the bench samples for one epoch, score the bench test set, record (the first

@@ -577,6 +577,7 @@ def seed_floor(metric_of):
 floor_ndcg = seed_floor(lambda t: t["ndcg@10"].mean())
 floor_rare = seed_floor(lambda t: t.loc[t.index.isin(rare_test[USER_COL]), "hr@10"].mean())
 print(f"seed floor (NDCG@10, {ref_size}): {floor_ndcg}; on rare-target users (HR@10): {floor_rare}")
+# %%
 judge_here("gptrec-beats-popularity", V.paired_diff(ndcg["gpt-rec"], ndcg["popularity"], seed=SEED,
                                                    test="GPT-rec − popularity, NDCG@10"))
 judge_here("gptrec-noninferior-sasrec", V.paired_diff(ndcg["gpt-rec"], ndcg["sasrec-same-budget"], seed=SEED,
@@ -596,6 +597,8 @@ judge_here("larger-gptrec-better", V.paired_diff(
 judge_here("item-text-helps-rare", V.paired_diff(
     rare_per_user["gpt-rec-text"]["hr@10"], rare_per_user["gpt-rec"]["hr@10"], seed=SEED,
     test=f"GPT-rec with text − without, HR@10 on {len(rare_test)} rare-target users"), seed_floor=floor_rare)
+
+# %%
 inflation_ev = {}
 for name, fn in [*((n, gpt_score_fn(m, train_valid_seqs)) for n, m in models.items()),
                  ("sasrec-same-budget", scorers["sasrec-same-budget"]), ("popularity", scorers["popularity"])]:

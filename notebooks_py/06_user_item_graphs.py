@@ -810,6 +810,8 @@ else:
 judge_here("mf-beats-surprise-svd", V.exceeds(mf_folds.rmse.mean(), SURPRISE_SVD_RMSE,
                                              f"mean RMSE over {len(mf_folds)} folds, t interval (Surprise's SVD published)",
                                              units=len(mf_folds), ci=fold_ci))
+
+# %%
 PROTO = "recbole-811"
 cf_models = ["itemknn", "ease", "als", "bpr", "lightgcn"]
 fused_with = max(cf_models, key=lambda m: cf[PROTO][1][m]["valid_ndcg"])  # as in section 5
@@ -825,6 +827,8 @@ judge_here("lm-graph-rivals-cf", pair("lm-graph", fused_with))
 judge_here("lm-fusion-helps", pair("fusion", fused_with))
 judge_here("kg-fusion-helps", pair("kg", fused_with))
 judge_here("als-beats-bpr", pair("als", "bpr"))
+
+# %%
 honest = leak.iloc[1]
 judge_here("cos-similarity-predicts-liking", V.exceeds(
     honest["auc"], 0.5, "AUC of cos(h_u, h_i) alone on liked vs not, user bootstrap", units=len(np.unique(u)),

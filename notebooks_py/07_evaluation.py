@@ -751,6 +751,8 @@ for (policy, rnd), row in loop_table.loc[(slice(None), [1, LOOP_ROUNDS]), :].ite
 judge_here = partial(judge, results_path=RESULTS_PATH)
 judge_here("metrics-agree", V.equals(max(agree_diffs), 0.0, "max |difference| among hand, package and scikit-learn",
                                      tol=1e-9, units=len(agree_diffs)))
+
+# %%
 full_protocols = ["random", "msr-75-25", "loo-full", "global-time"]
 pairs_tried = [(a, b) for i, a in enumerate(models_) for b in models_[i + 1:]]
 proto_pairs = [(p, q) for i, p in enumerate(full_protocols) for q in full_protocols[i + 1:]]
@@ -772,6 +774,8 @@ for a, b in pairs_tried:
                 f"{len(pairs_tried) * len(proto_pairs)} comparisons)", int(e_p.units))))
 flip = max(flip_candidates, key=lambda c: c[0])
 judge_here("protocol-changes-order", flip[5])
+
+# %%
 inflation_ev = {m: V.paired_diff(per_user_sampled[m]["ndcg@10"], per_user[("loo-full", m)]["ndcg@10"], seed=SEED,
                                  test=f"{m}: sampled − full NDCG@10, leave-one-out, paired over users") for m in models_}
 weakest = min(inflation_ev, key=lambda m: inflation_ev[m].ci_low)
@@ -783,6 +787,8 @@ judge_here("random-split-leaks", V.exceeds(
     "users bootstrapped", units=len(leak_by_user), ci=(leak_ev.ci_low, leak_ev.ci_high)))
 a_pu, b_pu = (per_user[("msr-75-25", m)]["ndcg@10"] for m in best_two)
 judge_here("best-two-differ", V.paired_diff(a_pu, b_pu, seed=SEED, test=f"{best_two[0]} − {best_two[1]}, NDCG@10 (msr-75-25)"))
+
+# %%
 head_set = set(np.asarray(head).tolist())
 head_share_user = {}
 for name in ["popularity", "ease"]:
@@ -798,6 +804,8 @@ heavy_ev[weakest_model] = dataclasses.replace(
     heavy_ev[weakest_model], test=f"{weakest_model}: heavy − light users' NDCG@10 (msr-75-25), unpaired bootstrap")
 judge_here("heavy-users-higher", heavy_ev[weakest_model],
            note=f"{weakest_model}, the model where it is least certain; heavy users also hold more held-out items")
+
+# %%
 first_precision = loop_table.xs(1, level="round")["precision"]
 live = loop_table["precision"].unstack(level="round").ge(0.1 * first_precision, axis=0).all(axis=0)
 live_rounds = [r for r in live.index if live[r]] or [1]
