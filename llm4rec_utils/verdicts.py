@@ -367,7 +367,6 @@ def ratio_ci(slow, fast, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0)
         float(high) - 1,
         "speed-up − 1, bootstrap of median times over alternating repeats",
         int(min(s.size, f.size)),
-        paired=False,
     )
 
 
