@@ -78,61 +78,12 @@ def notebook_table(
     return table[cols].map(fmt)
 
 
-def verdict(claim: str, holds: bool | None, evidence: str) -> str:
-    """One line on one claim: whether this run supports it, and the numbers that say so.
-
-    ``holds=None`` means this run cannot tell (e.g. the intervals overlap)."""
-    word = {True: "supported", False: "not supported", None: "undecided"}[holds]
-    return f"[{word}] {claim} — {evidence}"
-
-
-def compare(
-    name_a: str,
-    a: float,
-    name_b: str,
-    b: float,
-    ci_a: tuple[float, float] | None = None,
-    ci_b: tuple[float, float] | None = None,
-    metric: str = "",
-    min_gap: float = 0.0,
-) -> tuple[bool | None, str]:
-    """Is ``a`` higher than ``b``? With intervals, overlapping ones give ``None`` (too close to
-    call); so does a difference smaller than ``min_gap``. Returns (answer, a sentence whose
-    wording follows the numbers)."""
-    show_a = fmt_ci(a, *ci_a) if ci_a else fmt(a)
-    show_b = fmt_ci(b, *ci_b) if ci_b else fmt(b)
-    m = f" {metric}" if metric else ""
-    if a != a or b != b:  # NaN: one side was not measured in this run (or this results file)
-        missing = name_a if a != a else name_b
-        return None, f"{missing}{m} is not measured in this run, so there is nothing to compare"
-    if abs(a - b) < min_gap:
-        gap = fmt(min_gap)
-        return None, f"{name_a}{m} {show_a} and {name_b} {show_b} differ by less than {gap}"
-    if ci_a and ci_b and not (ci_a[0] > ci_b[1] or ci_b[0] > ci_a[1]):
-        word = "higher" if a > b else "lower" if a < b else "equal"
-        text = f"{name_a}{m} {show_a} is {word} than {name_b} {show_b}, but the intervals overlap"
-        return None, text
-    if a > b:
-        return True, f"{name_a}{m} {show_a} is higher than {name_b} {show_b}"
-    if a < b:
-        return False, f"{name_a}{m} {show_a} is lower than {name_b} {show_b}"
-    return False, f"{name_a}{m} {show_a} equals {name_b} {show_b}"
-
-
 def ratio(a: float, b: float) -> str:
     """``a / b`` as ``×3.4``, or ``–`` when ``b`` is zero."""
     return "–" if b == 0 else f"×{fmt(a / b)}"
 
 
-def gain_verdict(gain: float, low: float, high: float, metric: str = "") -> tuple[bool | None, str]:
-    """A paired difference "with minus without" and its interval: ``True`` when the interval
-    lies above 0, ``False`` below it, ``None`` (undecided) when it contains 0 or is missing."""
-    m = f"{metric} " if metric else ""
-    shown = f"{m}gain {gain:+.4f} [{low:+.4f}, {high:+.4f}]"
-    if any(v != v for v in (gain, low, high)):  # NaN: not measured in this run
-        return None, f"{m}gain not measured in this run"
-    if low > 0:
-        return True, f"{shown}: the paired interval lies above 0"
-    if high < 0:
-        return False, f"{shown}: the paired interval lies below 0 (it hurts)"
-    return None, f"{shown}: the paired interval contains 0, too close to call on this test set"
+def recap(items: list[str]) -> str:
+    """The Summary's last lines: what the notebook taught, one line per "What you will learn"
+    item (methods, not results: the results are the lines above, printed from this run)."""
+    return "What this notebook taught:\n" + "\n".join(f"  - {item}" for item in items)

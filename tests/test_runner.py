@@ -344,7 +344,8 @@ def test_a_rerun_drops_the_notebooks_old_verdicts_only(tmp_path):
     path = tmp_path / "results.json"
     prov = {"profile": "smoke", "seed": 42, "device": "auto -> cpu"}
     claims = [{"id": "a", "notebook": "01"}, {"id": "b", "notebook": "02"}]
-    runner.write_results(path, {"provenance": prov, "notebooks": {}, "metrics": [], "claims": claims})
+    data = {"provenance": prov, "notebooks": {}, "metrics": [], "claims": claims}
+    runner.write_results(path, data)
     kept = runner.start_results(path, ["01_a"], prov)
     assert kept["claims"] == [{"id": "b", "notebook": "02"}]
     assert runner.start_results(path, ["02_b"], {**prov, "seed": 7})["claims"] == []

@@ -28,19 +28,10 @@ def test_fmt_three_significant_digits(value, text):
     assert S.fmt(value) == text
 
 
-def test_compare_wording_follows_the_numbers():
-    holds, text = S.compare("A", 0.8, "B", 0.7)
-    assert holds is True and "A 0.800 is higher than B 0.700" in text
-    holds, text = S.compare("A", 0.6, "B", 0.7)
-    assert holds is False and "lower" in text
-    holds, text = S.compare("A", 0.75, "B", 0.7, (0.7, 0.8), (0.65, 0.76), metric="AUC")
-    assert holds is None and "overlap" in text and "A AUC 0.750 [0.700, 0.800]" in text
-    holds, _ = S.compare("A", 0.9, "B", 0.7, (0.85, 0.95), (0.65, 0.75))
-    assert holds is True
-    holds, text = S.compare("A", 0.731, "B", 0.7305, min_gap=0.005)
-    assert holds is None and "differ by less than 0.00500" in text
-    assert S.verdict("x beats y", None, "close").startswith("[undecided] x beats y")
+def test_ratio_and_recap():
     assert S.ratio(4, 2) == "×2" and S.ratio(1, 0) == "–"
+    text = S.recap(["load the data", "split it"])
+    assert text.splitlines() == ["What this notebook taught:", "  - load the data", "  - split it"]
 
 
 def test_notebook_table_reads_this_notebooks_rows(tmp_path):
@@ -57,25 +48,3 @@ def test_notebook_table_reads_this_notebooks_rows(tmp_path):
     shots = S.notebook_table(path, "04_y")
     assert shots.loc[("lm", "t", "16"), "auc"] == "0.600"
     assert S.notebook_table(path, "99_none").empty
-
-
-def test_gain_verdict_follows_the_paired_interval():
-    from llm4rec_utils.summary import gain_verdict
-
-    assert gain_verdict(0.02, 0.01, 0.03, "AUC")[0] is True
-    holds, text = gain_verdict(-0.02, -0.03, -0.01)
-    assert holds is False and "hurts" in text and "-0.0200" in text
-    assert gain_verdict(0.01, -0.01, 0.03)[0] is None
-    assert gain_verdict(float("nan"), float("nan"), float("nan"))[1].endswith(
-        "not measured in this run"
-    )
-
-
-def test_compare_says_when_a_side_is_missing():
-    holds, text = S.compare(
-        "lm", 0.7, "bilstm", float("nan"), (0.6, 0.8), (float("nan"),) * 2, "AUC"
-    )
-    assert (
-        holds is None
-        and text == "bilstm AUC is not measured in this run, so there is nothing to compare"
-    )

@@ -507,7 +507,9 @@ def start_results(results_path: Path, names: list[str], prov: dict) -> dict:
         results["metrics"] = [m for m in results["metrics"] if m["notebook"] not in names]
         # a notebook's verdicts go with its rows ("claims" records name the notebook by number)
         numbers = {n[:2] for n in names}
-        results["claims"] = [c for c in results.get("claims", []) if c.get("notebook") not in numbers]
+        results["claims"] = [
+            c for c in results.get("claims", []) if c.get("notebook") not in numbers
+        ]
         for n in names:
             results["notebooks"].pop(n, None)
         write_results(results_path, results)
