@@ -17,6 +17,7 @@ agree on the order. The leakage check allows equal timestamps across the cut.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,6 +205,32 @@ def stratified_split(
     )
 
 
+def recbole_split_counts(tot: int, ratios: Sequence[float]) -> list[int]:
+    """Sizes of the parts RecBole cuts ``tot`` interactions into (RecBole 1.2's
+    ``Dataset._calcu_split_ids``, recbole/data/dataset/dataset.py, returned as counts rather than
+    cumulative cut points).
+
+    Ratios are normalised by their sum, as RecBole's ``split_by_ratio`` does. Every part after
+    the first is rounded *down* (``int(ratio * tot)``) and the first takes the rest; then, last
+    part first, a part whose exact share is in (0, 1) gets one interaction taken from the first,
+    as long as the first keeps more than one. So 3 interactions cut 8:1:1 give 1/1/1, 15 give
+    13/1/1 and 20 give 16/2/2.
+    """
+    if isinstance(tot, bool) or not isinstance(tot, int | np.integer) or tot < 0:
+        raise ValueError(f"tot must be a non-negative integer, got {tot!r}")
+    tot_ratio = sum(ratios)
+    ratios = [r / tot_ratio for r in ratios]
+    cnt = [int(ratios[i] * tot) for i in range(len(ratios))]
+    cnt[0] = tot - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1:
+            break
+        if 0 < ratios[-i] * tot < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    return cnt
+
+
 def per_user_ratio_split(
     df: pd.DataFrame,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
@@ -212,12 +239,22 @@ def per_user_ratio_split(
     user_col: str = USER_COL,
     item_col: str = ITEM_COL,
 ) -> Split:
-    """Per-user random train/valid/test by ratio (RecBole's ``RS: [0.8, 0.1, 0.1]``, shuffled)."""
+    """Per-user random train/valid/test by ratio: RecBole's ``order: RO``,
+    ``split: {RS: [0.8, 0.1, 0.1]}``, ``group_by: user`` (our "recbole-811").
+
+    Each user's interactions are put in a seeded random order (RecBole shuffles all
+    interactions, then takes each user's in that order), and each user's count is cut with
+    RecBole's rounding (:func:`recbole_split_counts`): validation and test rounded down, training
+    takes the rest, and a user with 2 to 9 interactions still gets one test (and, from 3, one
+    validation) interaction. The shuffle itself is ours (numpy, not torch), so the same seed
+    does not pick the same interactions as RecBole; the part sizes are RecBole's.
+    """
     if len(ratios) != 3 or min(ratios) <= 0 or abs(sum(ratios) - 1) > 1e-9:
         raise ValueError(f"ratios must be three positive numbers summing to 1, got {ratios}")
     pos, count = _per_user_positions(df, seed, user_col)
-    n_train = np.maximum(1, np.floor(ratios[0] * count))
-    n_valid = np.floor((ratios[0] + ratios[1]) * count) - n_train
+    sizes = {int(c): recbole_split_counts(int(c), ratios) for c in np.unique(count)}
+    n_train = np.array([sizes[int(c)][0] for c in count])
+    n_valid = np.array([sizes[int(c)][1] for c in count])
     part = np.where(pos < n_train, 0, np.where(pos < n_train + n_valid, 1, 2))
     return _finish(
         Split(

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -101,3 +102,73 @@ def test_bad_ratios_are_clear_errors(tiny_ratings):
         splits.random_split(tiny_ratings, 1.5)
     with pytest.raises(ValueError, match="summing to 1"):
         splits.per_user_ratio_split(tiny_ratings, (0.5, 0.1, 0.1))
+
+
+def _recbole_calcu_split_ids(tot, ratios):
+    """RecBole 1.2 ``Dataset._calcu_split_ids`` (recbole/data/dataset/dataset.py), transcribed
+    line for line, with the normalisation its caller ``split_by_ratio`` applies first."""
+    tot_ratio = sum(ratios)
+    ratios = [_ / tot_ratio for _ in ratios]
+    cnt = [int(ratios[i] * tot) for i in range(len(ratios))]
+    cnt[0] = tot - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1:
+            break
+        if 0 < ratios[-i] * tot < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    split_ids = np.cumsum(cnt)[:-1]
+    return list(split_ids)
+
+
+def test_recbole_split_counts_by_hand():
+    # 8:1:1; valid and test are int(0.1 * tot), training the rest; below 10 interactions the
+    # last parts get one each while training keeps more than one
+    expected = {
+        0: [0, 0, 0],
+        1: [1, 0, 0],  # training holds the only one: no bump
+        2: [1, 0, 1],  # test bumped, then training is down to 1: valid stays empty
+        3: [1, 1, 1],
+        9: [7, 1, 1],
+        10: [8, 1, 1],
+        15: [13, 1, 1],  # valid and test rounded down (our old rounding gave 12/1/2)
+        19: [17, 1, 1],
+        20: [16, 2, 2],
+        125: [101, 12, 12],
+    }
+    for tot, cnt in expected.items():
+        assert splits.recbole_split_counts(tot, (0.8, 0.1, 0.1)) == cnt, tot
+
+
+@pytest.mark.parametrize("ratios", [(0.8, 0.1, 0.1), (0.6, 0.2, 0.2), (0.7, 0.2, 0.1)])
+def test_recbole_split_counts_match_recbole_for_1_to_200(ratios):
+    for tot in range(1, 201):
+        cnt = splits.recbole_split_counts(tot, ratios)
+        assert sum(cnt) == tot and min(cnt) >= 0
+        assert [int(x) for x in np.cumsum(cnt)[:-1]] == _recbole_calcu_split_ids(tot, ratios), tot
+
+
+def test_per_user_ratio_split_cuts_each_user_as_recbole_does():
+    # one user per history length 1..200; each user's part sizes must be RecBole's
+    counts = np.arange(1, 201)
+    df = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.arange(len(counts)), counts),
+            "item_id": np.concatenate([np.arange(c) for c in counts]),
+        }
+    )
+    for seed in (0, 1):
+        sp = splits.per_user_ratio_split(df, (0.8, 0.1, 0.1), seed=seed)
+        sizes = [sp.train, sp.valid, sp.test]
+        for u, c in enumerate(counts):
+            got = [int((part.user_id == u).sum()) for part in sizes]
+            cuts = _recbole_calcu_split_ids(int(c), (0.8, 0.1, 0.1))
+            assert got == [int(x) for x in np.diff([0, *cuts, c])], (u, c)
+
+
+def test_per_user_ratio_split_order_is_seeded_random():
+    df = pd.DataFrame({"user_id": [0] * 20, "item_id": range(20)})
+    tests = {tuple(sorted(splits.per_user_ratio_split(df, seed=s).test.item_id)) for s in range(10)}
+    assert len(tests) > 1  # a random per-user order (RecBole's RO), not the file order
+    a = splits.per_user_ratio_split(df, seed=3)
+    assert a.test.equals(splits.per_user_ratio_split(df, seed=3).test)
