@@ -9,6 +9,11 @@ SEED ?= 42
 NOTEBOOKS ?=
 # More papermill parameters, e.g. PARAMS="DECODER_MODEL=Qwen/Qwen2.5-1.5B-Instruct" (notebook 09)
 PARAMS ?=
+# Values that reach a shell command line: refuse shell metacharacters before any recipe runs
+# (make expands variables into the recipe text, so quoting alone cannot make them safe)
+UNSAFE_CHARS := ; & | $$ ` ( ) < > " ' \ * ? [ ] { } ~ !
+unsafe = $(strip $(foreach c,$(UNSAFE_CHARS),$(findstring $(c),$(1))))
+$(foreach v,NOTEBOOKS PARAMS PROFILE DEVICE SEED JOBS,$(if $(call unsafe,$($(v))),$(error $(v)="$($(v))" holds a shell metacharacter; use notebook numbers or names (e.g. NOTEBOOKS="01 03") and NAME=VALUE pairs without quotes or ; & | $$)))
 # Notebooks run at once by `make run` (each after the notebooks it reads; threads split evenly)
 JOBS ?= 1
 # A wheel index searched beside PyPI for torch, e.g. a CUDA build on a GPU runner:

@@ -192,3 +192,17 @@ def test_runner_command_line_refuses_shell_in_a_name_as_a_process(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "INJECTED" not in proc.stdout and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("var, value", [("NOTEBOOKS", "01; echo INJECTED"), ("NOTEBOOKS", "01 `id`"),
+                                        ("PARAMS", "A=1|touch x"), ("SEED", "1&&id")])
+def test_make_refuses_a_shell_metacharacter_before_any_recipe(var, value):
+    """make expands variables into the recipe text: a ';' in NOTEBOOKS would run before the
+    runner could refuse it, so the Makefile refuses it first, in one line."""
+    proc = subprocess.run(["make", "-n", "run", f"{var}={value}"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "holds a shell metacharacter" in proc.stderr, proc.stderr
+    assert "INJECTED" not in proc.stdout and "runner" not in proc.stdout
+    ok = subprocess.run(["make", "-n", "run", "NOTEBOOKS=01 03"], cwd=REPO_ROOT,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "runner" in ok.stdout and "01 03" in ok.stdout
