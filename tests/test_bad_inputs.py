@@ -194,8 +194,11 @@ def test_runner_command_line_refuses_shell_in_a_name_as_a_process(tmp_path):
     assert "INJECTED" not in proc.stdout and not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("var, value", [("NOTEBOOKS", "01; echo INJECTED"), ("NOTEBOOKS", "01 `id`"),
-                                        ("PARAMS", "A=1|touch x"), ("SEED", "1&&id")])
+SHELL_VALUES = [("NOTEBOOKS", "01; echo INJECTED"), ("NOTEBOOKS", "01 `id`"),
+                ("PARAMS", "A=1|touch x"), ("SEED", "1&&id")]
+
+
+@pytest.mark.parametrize("var, value", SHELL_VALUES)
 def test_make_refuses_a_shell_metacharacter_before_any_recipe(var, value):
     """make expands variables into the recipe text: a ';' in NOTEBOOKS would run before the
     runner could refuse it, so the Makefile refuses it first, in one line."""
