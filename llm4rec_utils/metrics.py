@@ -184,20 +184,23 @@ def ndcg_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
 
 
 def map_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:
-    """Average precision at K, normalised by the number of relevant items (Microsoft
-    Recommenders' ``map_at_k``, after Spark MLlib):
+    """Average precision at K, normalised by ``min(|relevant|, k)``:
 
-    ``AP@K = (1 / |relevant|) * sum_{i=1..k} P@i * rel_i``
+    ``AP@K = (1 / min(|relevant|, k)) * sum_{i=1..k} P@i * rel_i``
 
-    Dividing by ``|relevant|`` rather than ``min(|relevant|, k)`` means a user with more relevant
-    items than ``k`` can never reach 1. Averaged over users this is MAP@K.
+    This is the normalisation of Microsoft Recommenders' ``map_at_k`` (since PR #2004, after
+    Spark MLlib's ``meanAveragePrecisionAt``) and of RecBole's ``MAP`` metric: a perfect top-k
+    list scores 1 even for a user with more than ``k`` relevant items. Recommenders' ``map``
+    without ``@k`` (and trec_eval's ``map_cut``) divide by ``|relevant|`` instead, which caps
+    such a user below 1; that is not what this function computes. Averaged over users this is
+    MAP@K.
     """
     relevant = _relevant_or_none(relevant, k)
     if relevant is None:
         return math.nan
     hits = _hits(ranked, relevant, k)
     precisions = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float((precisions * hits).sum() / len(relevant))
+    return float((precisions * hits).sum() / min(len(relevant), k))
 
 
 def mrr_at_k(ranked: Sequence, relevant: Iterable, k: int) -> float:

@@ -43,7 +43,7 @@ def test_ranking_metrics_by_hand():
     dcg = 1 / math.log2(3) + 1 / math.log2(6)
     idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
     assert M.ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(dcg / idcg)
-    # AP@5 = (P@2 + P@5) / |relevant| = (1/2 + 2/5) / 3
+    # AP@5 = (P@2 + P@5) / min(|relevant|, 5) = (1/2 + 2/5) / 3
     assert M.map_at_k(RANKED, RELEVANT, 5) == pytest.approx((0.5 + 0.4) / 3)
     assert M.mrr_at_k(RANKED, RELEVANT, 5) == pytest.approx(0.5)
     assert M.mrr_at_k(RANKED, RELEVANT, 1) == 0.0
@@ -52,9 +52,56 @@ def test_ranking_metrics_by_hand():
 def test_perfect_ranking_scores_one():
     assert M.ndcg_at_k([1, 2, 3], {1, 2}, 3) == pytest.approx(1.0)
     assert M.map_at_k([1, 2, 3], {1, 2}, 3) == pytest.approx(1.0)
-    # more relevant items than k: MAP (normalised by |relevant|) cannot reach 1, NDCG can
+    # more relevant items than k: MAP (normalised by min(|relevant|, k)) and NDCG both reach 1
     assert M.ndcg_at_k([1, 2], {1, 2, 3}, 2) == pytest.approx(1.0)
-    assert M.map_at_k([1, 2], {1, 2, 3}, 2) == pytest.approx(2 / 3)
+    assert M.map_at_k([1, 2], {1, 2, 3}, 2) == pytest.approx(1.0)
+
+
+def test_map_divides_by_min_of_relevant_and_k():
+    # 6 relevant, k = 3, hits at ranks 1 and 3: (P@1 + P@3) / min(6, 3) = (1 + 2/3) / 3;
+    # dividing by |relevant| (Recommenders' map without @k, trec_eval's map_cut) would give / 6
+    assert M.map_at_k([1, 9, 2], {1, 2, 3, 4, 5, 6}, 3) == pytest.approx((1 + 2 / 3) / 3)
+    assert M.map_at_k([1, 2, 3], {1, 2, 3, 4, 5, 6}, 3) == pytest.approx(1.0)
+
+
+def _recbole_map(pos_index, pos_len):
+    """RecBole 1.2's ``MAP.metric_info`` (recbole/evaluator/metrics.py), transcribed:
+    ``pos_index[u, j]`` is whether user u's j-th item is relevant, ``pos_len[u]`` their number of
+    relevant items; column k-1 of the result is AP@k."""
+    pre = pos_index.cumsum(axis=1) / np.arange(1, pos_index.shape[1] + 1)
+    sum_pre = np.cumsum(pre * pos_index.astype(float), axis=1)
+    len_rank = np.full_like(pos_len, pos_index.shape[1])
+    actual_len = np.where(pos_len > len_rank, len_rank, pos_len)
+    result = np.zeros_like(pos_index, dtype=float)
+    for row, lens in enumerate(actual_len):
+        ranges = np.arange(1, pos_index.shape[1] + 1)
+        ranges[lens:] = ranges[lens - 1]
+        result[row] = sum_pre[row] / ranges
+    return result
+
+
+def _recommenders_ap(ranked, relevant, k):
+    """Microsoft Recommenders' ``map_at_k`` for one user (python_evaluation.py since PR #2004):
+    the sum of ``hit rank / rank`` over the top-k hits, divided by ``min(actual, k)``."""
+    hits = [i for i, item in enumerate(list(ranked)[:k], start=1) if item in relevant]
+    rr = sum(n / rank for n, rank in enumerate(hits, start=1))
+    return rr / min(len(relevant), k)
+
+
+def test_map_matches_recbole_and_recommenders():
+    # the reference keeps our normalisation, min(|relevant|, k): RecBole's MAP and Recommenders'
+    # map_at_k, transcribed above (trec_eval's map_cut divides by |relevant| instead)
+    rng = np.random.default_rng(3)
+    n_items, depth = 40, 20
+    for _ in range(100):
+        ranked = list(rng.permutation(n_items)[:depth])
+        relevant = set(rng.choice(n_items, rng.integers(1, 30), replace=False).tolist())
+        pos_index = np.array([[item in relevant for item in ranked]])
+        recbole = _recbole_map(pos_index, np.array([len(relevant)]))[0]
+        for k in (1, 3, 5, 10, 20):
+            mine = M.map_at_k(ranked, relevant, k)
+            assert mine == pytest.approx(recbole[k - 1]), k
+            assert mine == pytest.approx(_recommenders_ap(ranked, relevant, k)), k
 
 
 def test_user_without_relevant_items_is_nan():
