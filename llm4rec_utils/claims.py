@@ -89,6 +89,7 @@ _ALL = [
     _c("ease-beats-popularity", COLLECTION, "06", "§3", "EASE beats popularity"),
     _c("lm-graph-rivals-cf", POTENTIAL, "06", "§4", "a language-model item graph alone rivals the validation-chosen CF model", "non-inferiority", margin=0.02, margin_reason="0.02 NDCG@10, about a twentieth of the CF score"),
     _c("lm-fusion-helps", POTENTIAL, "06", "§4", "fusing the LM graph into the validation-chosen CF model helps"),
+    _c("kg-links-match-films", COLLECTION, "06", "§5", "films that share a director in the knowledge graph share a MovieLens genre more often than random pairs of films (the item-entity links point at the right films)"),
     _c("kg-fusion-helps", PERSONAL, "06", "§5", "fusing the knowledge graph into the CF model helps"),
     _c("als-beats-bpr", COLLECTION, "06", "§3", "confidence-weighted ALS ranks better than BPR"),
     _c("cos-similarity-predicts-liking", POTENTIAL, "06", "§4b", "the servable part of cos(h_u, h_i) × r_ui, the similarity alone, tells liked from disliked ratings better than chance (the formula itself reads the label)", "property"),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .constants import ENTITY_COL, HEAD_COL, ITEM_COL, TAIL_COL
+from .constants import ENTITY_COL, HEAD_COL, ITEM_COL, RELATION_COL, TAIL_COL
 from .embeddings import normalize_rows
 
 
@@ -28,16 +28,30 @@ def graph_score_fn(R: sp.csr_matrix, S: sp.spmatrix):
     return lambda users: np.asarray((R[np.asarray(users)] @ S).todense())
 
 
+# The Freebase relations that carry taste: who made the film, who is in it, what it is about.
+# Left out: awards, language, country, content rating and production company, entities shared
+# by hundreds of unrelated films (an award category links Star Wars to whatever else won it).
+TASTE_RELATIONS = (
+    "film.film.actor", "film.actor.film", "film.film.genre", "film.film_genre.films_in_this_genre",
+    "film.film.directed_by", "film.director.film", "film.film.written_by", "film.writer.film",
+    "film.film.produced_by", "film.producer.film", "film.film.cinematography",
+    "film.cinematographer.film", "film.film.subjects", "film.film_subject.films",
+    "film.film.prequel", "film.film.sequel",
+)  # fmt: skip
+
+
 def kg_item_features(
     kg: pd.DataFrame,
     links: pd.DataFrame,
     item_ids: np.ndarray,
     min_items: int = 2,
+    relations: Sequence[str] | None = None,
     *,
     item_col: str = ITEM_COL,
     entity_col: str = ENTITY_COL,
     head_col: str = HEAD_COL,
     tail_col: str = TAIL_COL,
+    relation_col: str = RELATION_COL,
 ) -> sp.csr_matrix:
     """Items x Freebase entities: 1 where the item's entity shares a triple with the entity
     (its actors, director, genres, writers, ...), TF-IDF weighted so that entities shared by
@@ -46,7 +60,14 @@ def kg_item_features(
     Args:
         item_ids: raw item IDs in index order (``item_map.to_raw``); unlinked items get a zero row.
         min_items: ignore entities connected to fewer items (they cannot relate two films).
+        relations: keep only triples with these relations (e.g. :data:`TASTE_RELATIONS`);
+            ``None`` keeps every relation.
     """
+    if relations is not None:
+        unknown = set(relations) - set(kg[relation_col])
+        if len(unknown) == len(set(relations)):
+            raise ValueError(f"none of the relations {sorted(relations)[:3]}... is in the graph")
+        kg = kg[kg[relation_col].isin(relations)]
     ent_of = dict(zip(links[entity_col], links[item_col], strict=True))
     row_of = {raw: r for r, raw in enumerate(np.asarray(item_ids).tolist())}
     pairs = []

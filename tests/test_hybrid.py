@@ -48,3 +48,23 @@ def test_fusion_standardises_and_weights():
 def test_restrict_items():
     s = H.restrict_items(lambda u: np.array([[5.0, 1.0, 3.0]]), np.array([1, 2]))(np.array([0]))
     assert s[0, 0] == -np.inf and s[0, 2] == 3.0
+
+
+def test_kg_features_keep_only_the_relations_asked_for():
+    links = pd.DataFrame({"item_id": [10, 11, 12], "entity_id": ["m.a", "m.b", "m.c"]})
+    kg = pd.DataFrame(
+        {
+            "head_id": ["m.a", "m.b", "m.a", "m.c"],
+            "relation_id": ["film.film.directed_by", "film.film.directed_by",
+                            "film.film.award_won", "film.film.award_won"],
+            "tail_id": ["m.director", "m.director", "m.oscar", "m.oscar"],
+        }
+    )  # fmt: skip
+    items = np.array([10, 11, 12])
+    g_all = H.cosine_item_graph(H.kg_item_features(kg, links, items), k=2).toarray()
+    assert g_all[0, 2] > 0  # the award links film 10 to film 12
+    f = H.kg_item_features(kg, links, items, relations=H.TASTE_RELATIONS)
+    g = H.cosine_item_graph(f, k=2).toarray()
+    assert g[0, 1] > 0 and g[0, 2] == 0  # only the shared director is left
+    with pytest.raises(ValueError, match="none of the relations"):
+        H.kg_item_features(kg, links, items, relations=["film.film.nonsense"])
