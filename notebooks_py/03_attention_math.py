@@ -650,11 +650,13 @@ for n in lengths:
     cost_rows.append({"n": n, "ms per forward": ms, "score matrix (MB)": scores.numel() * 4 / 2**20})
 cost = pd.DataFrame(cost_rows).set_index("n")
 slope = np.polyfit(np.log(cost.index), np.log(cost["ms per forward"]), 1)[0]
-fig, ax = plt.subplots(figsize=(7, 4))
-ax.loglog(cost.index, cost["ms per forward"], "o-", label="time (ms)")
-ax.loglog(cost.index, cost["score matrix (MB)"], "s-", label="score matrix memory (MB)")
-ax.set(xlabel="sequence length n", ylabel="cost", title=f"Attention cost vs length (time slope ≈ {slope:.2f} on log-log)")
-ax.legend()
+fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4))
+ax_t.loglog(cost.index, cost["ms per forward"], "o-")
+ax_t.set(xlabel="sequence length n", ylabel="milliseconds per forward (log)",
+         title=f"Time (log-log slope {slope:.2f}; 2 = quadratic)")
+ax_m.loglog(cost.index, cost["score matrix (MB)"], "s-", color="C1")
+ax_m.set(xlabel="sequence length n", ylabel="score matrix, MB (log)", title="Memory of the n × n score matrix")
+plt.tight_layout()
 plt.show()
 print(cost.round(3).to_string())
 
@@ -938,7 +940,8 @@ print(ablations.round(4).to_string())
 #
 # The attention weights of the last block, averaged over heads, for one real user's last 15
 # items (rows: the position predicting the next item; columns: the items it looks at). The
-# causal mask makes the upper triangle zero.
+# causal mask makes the upper triangle zero, and the first row is always 1.0 on the diagonal
+# (that position has only itself to look at).
 
 # %%
 titles = ds.items.set_index(ITEM_COL)["title"]
@@ -947,9 +950,13 @@ hist_items = train_valid_seqs[user][-15:]
 with torch.no_grad():
     model(torch.from_numpy(left_pad([hist_items], cfg.max_len)).to(device))
 attn = model.blocks[-1].attn.last_weights[0].mean(0).cpu().numpy()[-len(hist_items):, -len(hist_items):]
-labels = [str(titles[int(item_map.decode([i])[0])])[:22] for i in hist_items]
-fig, ax = plt.subplots(figsize=(9, 7))
-sns.heatmap(attn, xticklabels=labels, yticklabels=labels, cmap="viridis", ax=ax, cbar_kws={"label": "attention weight"})
+labels = [str(titles[int(item_map.decode([i])[0])]) for i in hist_items]
+fig, ax = plt.subplots(figsize=(11, 8.5))
+# the first position can only attend to itself (weight 1.0): the colour scale stops at the
+# largest weight of the other rows, so their pattern is visible
+sns.heatmap(attn, xticklabels=labels, yticklabels=labels, cmap="viridis", ax=ax, vmin=0, vmax=float(attn[1:].max()),
+            cbar_kws={"label": "attention weight (first row: 1.0, above the scale)"})
+ax.tick_params(labelsize=8)
 ax.set(xlabel="attended item (key)", ylabel="position (query)", title=f"SASRec attention, last block, user {int(user_map.decode([user])[0])}")
 plt.tight_layout()
 plt.show()

@@ -548,7 +548,7 @@ print("Star Wars, KG-graph neighbours:", [title[j] for j in kg_graph[i_sw].indic
 # user's training items, the task telling liked (rating ≥ 4) from not on msr-75-25's test
 # ratings, AUC with a user-level bootstrap interval. Every test item here was *rated* by its
 # user, so the similarity has to separate liked from disliked films among films the user chose
-# to watch, a harder task than separating watched from unwatched; an AUC near 0.5, or even
+# to watch, a harder task than separating watched from unwatched; an AUC near chance, or even
 # below it (when a user's disliked films resemble their history more than their liked ones
 # do), is possible, and the verdict below says which way this run went.
 
