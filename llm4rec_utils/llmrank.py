@@ -10,6 +10,7 @@ measures the protocol's known biases. The models that answer live in :mod:`llm_b
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -101,14 +102,17 @@ def _one_prompt(history, candidates, recent_first, max_history, profile) -> str:
     return "\n".join(lines)
 
 
-_NUMBERING = re.compile(r"^\s*(?:\d+\s*[.):\]]|[-*•]|\[\d+\])\s*")
-_ARTICLE = re.compile(r"^(.*), (the|a|an|les|la|le|il|das|der|die|el)$")
+_NUMBERING = re.compile(r"^\s*(?:\d{1,2}\s*[.):\]]|[-*•]|\[\d+\])\s*")
+_ARTICLES = "the|a|an|les|la|le|il|das|der|die|el"
+_ARTICLE = re.compile(rf"^(.*), ({_ARTICLES})$")
+_LEADING_ARTICLE = re.compile(rf"^(?:{_ARTICLES}) (?=\S)")
 
 
 def normalize_title(title: str) -> str:
-    """Lower case, a trailing year and punctuation dropped, "Usual Suspects, The" -> "the usual
-    suspects", so that an answer's wording can be matched to the catalogue."""
-    t = re.sub(r"\(\s*\d{4}\s*\)\s*$", "", title.strip()).strip().lower()
+    """Lower case, HTML entities decoded, a trailing year and punctuation dropped, "Usual
+    Suspects, The" -> "the usual suspects", so that an answer's wording can be matched to the
+    catalogue (MovieLens writes the article last, a model writes it first)."""
+    t = re.sub(r"\(\s*\d{4}\s*\)\s*$", "", html.unescape(title).strip()).strip().lower()
     m = _ARTICLE.match(t)
     if m:
         t = f"{m.group(2)} {m.group(1)}"
@@ -120,9 +124,10 @@ class ParsedRanking:
     """A free-text answer matched back to the candidate list."""
 
     order: list[int]  # candidate positions in the order the answer gives them (first mention)
-    unknown: list[str] = field(default_factory=list)  # lines that match no candidate
+    unknown: list[str] = field(default_factory=list)  # entries that match no candidate
     duplicates: int = 0  # candidates named more than once
     n_candidates: int = 0
+    ignored: list[str] = field(default_factory=list)  # preamble, reasons, sign-off: not entries
 
     @property
     def complete(self) -> bool:
@@ -134,37 +139,163 @@ class ParsedRanking:
         return self.complete and self.duplicates == 0 and not self.unknown
 
 
+def _phrase_at(phrase: str, text: str) -> int:
+    """Where ``phrase`` occurs in ``text`` as whole words (both normalised), else -1."""
+    return f" {text} ".find(f" {phrase} ")
+
+
+def _is_prose(line: str) -> bool:
+    """A line that is talk, not a title: one that introduces a list ("...ranking:") or a
+    sentence of four or more words ("I hope you enjoy them!")."""
+    line = line.strip().strip("*_`").strip()
+    return line.endswith(":") or (line[-1:] in ".!?" and len(line.split()) >= 4)
+
+
+def _with_year(title: str) -> str:
+    """:func:`normalize_title` keeping a trailing year: tells "That Darn Cat! (1965)" from its
+    1997 remake."""
+    m = re.search(r"\(\s*(\d{4})\s*\)\s*$", title.strip())
+    return f"{normalize_title(title)} {m.group(1)}" if m else normalize_title(title)
+
+
+def _match_line(
+    line: str, names: list[str], dated: list[str], variants: list[list[str]], cutoff: float
+) -> tuple[int | None, str]:
+    """The candidate an answer line names and how it was found (see :func:`parse_ranking`)."""
+    key = normalize_title(line)
+    if not key:
+        return None, ""
+    if _with_year(line) in dated:
+        return dated.index(_with_year(line)), "exact"
+    if key in names:
+        return names.index(key), "exact"
+    # a candidate written inside the line: reasons after it, a rank word before it
+    found = []
+    for i, vs in enumerate(variants):
+        for v in vs:
+            at = _phrase_at(v, key)
+            if at >= 0:
+                found.append((at, -len(v), i))
+    if found:
+        return min(found)[2], "inside"
+    close = difflib.get_close_matches(key, names, n=1, cutoff=cutoff)
+    if close:
+        return names.index(close[0]), "close"
+    # a title with a typo, then reasons: compare the line's first words with each title
+    words = key.split()
+    best, best_ratio = None, cutoff
+    for i, n in enumerate(names):
+        head = " ".join(words[: len(n.split())])
+        ratio = difflib.SequenceMatcher(None, head, n).ratio()
+        if len(words) > len(n.split()) and ratio >= best_ratio:
+            best, best_ratio = i, ratio
+    if best is not None:
+        return best, "inside"
+    # a shortened title: the line (two words or more) inside exactly one candidate
+    if len(words) >= 2:
+        inside = [i for i, n in enumerate(names) if _phrase_at(key, n) >= 0]
+        if len(inside) == 1:
+            return inside[0], "shortened"
+    return None, ""
+
+
 def parse_ranking(answer: str, candidates: Sequence[str], cutoff: float = 0.85) -> ParsedRanking:
-    """Match each non-empty answer line to a candidate title: exact after
-    :func:`normalize_title`, else the closest title with similarity >= ``cutoff`` (difflib)."""
+    """Match a free-text answer back to the candidates, at least as tolerantly as LLMRank's own
+    parser (``parsing_output_text`` in RUCAIBox/LLMRank, llmrank/model/rank.py).
+
+    Entries: when the answer numbers or bullets its lines, only those lines are entries and the
+    rest (preamble, reasons on their own lines, sign-off) is ``ignored``; otherwise every line
+    is an entry, except talk (a line ending in ":" or a sentence of four or more words) that is
+    not itself a candidate's title. Numbering and bullets are stripped, then each entry is
+    matched, first test that succeeds:
+
+    1. exactly, after :func:`normalize_title` (case, year, punctuation, "Matrix, The" = "The
+       Matrix"); the year, when written, tells a title from its remake;
+    2. a candidate title written inside the entry as whole words ("Fargo (1996) - a dark comedy
+       like the ones you watched"; LLMRank: the candidate is a substring of the line); titles are
+       also tried without their leading article, so "Matrix, The - sci-fi" finds "The Matrix";
+       if several are, the one written first;
+    3. the closest title with difflib similarity >= ``cutoff`` (LLMRank: a long common
+       subsequence), then the same for the entry's first words (a typo followed by reasons);
+    4. a shortened title: an entry of two or more words inside exactly one candidate (LLMRank:
+       the line is a substring of a candidate; it takes the first such candidate even when
+       several are, we take none then).
+
+    Entries that match nothing are ``unknown`` (an invented title); a candidate named again is
+    a duplicate (two candidates with the same title take its first and second mention).
+    Candidates the answer never names are left out of ``order``; how they are scored is
+    :func:`rank_of_truth`'s ``omitted``.
+    """
     names = [normalize_title(c) for c in candidates]
-    index = {n: i for i, n in enumerate(names)}
-    order, unknown, dup = [], [], 0
-    for raw in answer.splitlines():
-        line = _NUMBERING.sub("", raw).strip().strip("\"'`*").strip()
-        if not line:
+    dated = [_with_year(c) for c in candidates]
+    variants = []
+    for n in names:
+        vs = [n] if len(n) >= 3 else []
+        bare = _LEADING_ARTICLE.sub("", n)
+        if bare != n and len(bare) >= 3:
+            vs.append(bare)
+        variants.append(vs)
+    lines = [raw for raw in answer.splitlines() if raw.strip()]
+    listed = any(_NUMBERING.match(raw) for raw in lines)
+    order, unknown, ignored, dup = [], [], [], 0
+    for raw in lines:
+        is_entry = _NUMBERING.match(raw) is not None
+        line = _NUMBERING.sub("", raw).strip().strip("\"'`*_").strip()
+        if not line or (listed and not is_entry):
+            ignored.append(raw.strip())
             continue
-        key = normalize_title(line)
-        hit = index.get(key)
-        if hit is None:
-            close = difflib.get_close_matches(key, names, n=1, cutoff=cutoff)
-            hit = index[close[0]] if close else None
+        hit, how = _match_line(line, names, dated, variants, cutoff)
+        if hit is None and is_entry:  # "2001: A Space Odyssey" read as numbering
+            hit, how = _match_line(raw.strip(), names, dated, variants, cutoff)
+        if not listed and _is_prose(line) and how not in ("exact", "close"):
+            ignored.append(raw.strip())
+            continue
+        if hit is not None and hit in order:
+            # a remake, or the catalogue's same title under two IDs: the next one not yet named
+            twins = [j for j, n in enumerate(names) if n == names[hit] and j not in order]
+            same = [j for j in twins if dated[j] == _with_year(line)]
+            if same or (twins and dated[hit] != _with_year(line)):
+                hit = (same or twins)[0]
         if hit is None:
             unknown.append(raw.strip())
         elif hit in order:
             dup += 1
         else:
             order.append(hit)
-    return ParsedRanking(order=order, unknown=unknown, duplicates=dup, n_candidates=len(names))
+    return ParsedRanking(
+        order=order, unknown=unknown, duplicates=dup, n_candidates=len(names), ignored=ignored
+    )
+
+
+OMITTED = ("miss", "random")
 
 
 def rank_of_truth(
-    order: Sequence[int], n_candidates: int, truth: int, rng: np.random.Generator
+    order: Sequence[int],
+    n_candidates: int,
+    truth: int,
+    rng: np.random.Generator | None = None,
+    *,
+    omitted: str = "miss",
 ) -> int:
-    """1-based rank of candidate ``truth`` in a possibly partial ``order``; candidates the answer
-    left out share the remaining places in random order (so omitting never helps)."""
+    """1-based rank of candidate ``truth`` in a possibly partial ``order``.
+
+    Args:
+        omitted: how a truth the answer left out is scored. ``"miss"`` (the default, as LLMRank
+            scores it: a candidate the parser does not find keeps the score -10000 of every
+            non-candidate) puts it beyond the list, at rank ``n_candidates + 1``: a miss at
+            every K up to the list's length (its reciprocal rank is ``1 / (n_candidates + 1)``).
+            ``"random"`` lets the left-out candidates share the remaining places in random order
+            (needs ``rng``): the rank a random completion of the answer would give.
+    """
+    if omitted not in OMITTED:
+        raise ValueError(f"omitted must be one of {OMITTED}, got {omitted!r}")
     if truth in order:
         return list(order).index(truth) + 1
+    if omitted == "miss":
+        return n_candidates + 1
+    if rng is None:
+        raise ValueError('omitted="random" needs an rng')
     return len(order) + 1 + int(rng.integers(0, n_candidates - len(order)))
 
 
@@ -178,7 +309,7 @@ def scores_to_order(scores: np.ndarray, rng: np.random.Generator) -> list[int]:
 class RerankRun:
     """One ranker's answers on a candidate table: the truth's rank per user and parse stats."""
 
-    ranks: np.ndarray  # (n_users,) 1-based rank of the true item
+    ranks: np.ndarray  # (n_users,) 1-based rank of the true item (m + 1: left out, a miss)
     valid: np.ndarray  # (n_users,) bool: complete, duplicate-free, nothing unknown
     top1: np.ndarray  # (n_users,) the item ranked first
 
@@ -195,6 +326,7 @@ def run_rerank(
     shuffle: bool = True,
     progress: Callable | None = None,
     truth_at: int | None = None,
+    omitted: str = "miss",
 ) -> RerankRun:
     """Show each user's candidates in a seeded random order and collect the truth's rank.
 
@@ -206,7 +338,12 @@ def run_rerank(
         shuffle: False shows the truth first, which only a bias test should do.
         truth_at: show the truth at this position (0-based) and the others in a seeded random
             order: the controlled-position test of position bias.
+        omitted: how a truth the answer leaves out is ranked (:func:`rank_of_truth`):
+            ``"miss"``, beyond the list, as LLMRank scores it; ``"random"``, a random place
+            among the candidates the answer left out.
     """
+    if omitted not in OMITTED:
+        raise ValueError(f"omitted must be one of {OMITTED}, got {omitted!r}")
     if truth_at is not None and not 0 <= truth_at < candidates.shape[1]:
         raise ValueError(f"truth_at={truth_at} is outside 0..{candidates.shape[1] - 1}")
     rng = np.random.default_rng(seed)
@@ -226,7 +363,7 @@ def run_rerank(
             else ParsedRanking(order=list(answer), n_candidates=m)
         )
         truth = int(np.flatnonzero(perm == 0)[0])
-        ranks[r] = rank_of_truth(parsed.order, m, truth, rng)
+        ranks[r] = rank_of_truth(parsed.order, m, truth, rng, omitted=omitted)
         valid[r] = parsed.valid
         top1[r] = shown[parsed.order[0]] if parsed.order else -1
     return RerankRun(ranks=ranks, valid=valid, top1=top1)

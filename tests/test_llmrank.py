@@ -54,17 +54,103 @@ def test_parse_marks_incomplete_duplicate_and_unknown_answers():
     p = parse_ranking("Sure! Here is my ranking:\n- Fargo\n- Fargo\n- Heat\n- Titanic", CANDS)
     assert p.order == [3, 2]
     assert p.duplicates == 1 and not p.complete and not p.valid
-    assert "- Titanic" in p.unknown and len(p.unknown) == 2  # the chatter line too
+    assert p.unknown == ["- Titanic"]  # an invented title
+    assert p.ignored == ["Sure! Here is my ranking:"]  # the preamble names no movie
     assert parse_ranking("", CANDS).order == []
     typo = parse_ranking("Usual Suspect, The\nToy Stroy\nHeat\nFargo", CANDS)
     assert typo.order == [0, 1, 2, 3] and typo.valid  # close matches are accepted
 
 
-def test_rank_of_truth_puts_omitted_candidates_after_the_named_ones():
+def test_parse_a_chatty_answer_with_reasons():
+    # how a chat model answers LLMRank's prompt: a preamble, numbered titles with their year and
+    # a reason, markdown bold, an en dash, a sign-off
+    answer = (
+        "Based on your watching history, here is my ranking of the candidates:\n"
+        "\n"
+        "1. Fargo (1996) - a dark crime comedy, close to the thrillers you watched.\n"
+        "2. **The Usual Suspects** (1995): a twisty crime story like Seven.\n"
+        "3. Heat (1995) \u2013 another crime epic, like Fargo but longer.\n"
+        "4. Toy Story (1995) - lighter, but you rated animated films well.\n"
+        "\n"
+        "I hope you enjoy them!"
+    )
+    p = parse_ranking(answer, CANDS)
+    assert p.order == [3, 0, 2, 1] and p.valid
+    assert p.ignored == [answer.splitlines()[0], "I hope you enjoy them!"]
+
+
+def test_parse_reads_the_title_a_line_starts_with_not_the_one_its_reason_mentions():
+    p = parse_ranking("1. Heat, because like Fargo it is a crime film\n2. Fargo", CANDS)
+    assert p.order == [2, 3] and p.duplicates == 0
+    # reasons on lines of their own, under numbered entries, are not entries
+    p = parse_ranking(
+        "1. Heat\n   Reason: like Fargo, a crime film.\n2. Fargo\n3. Toy Story", CANDS
+    )
+    assert p.order == [2, 3, 1] and p.duplicates == 0 and not p.unknown
+    assert p.ignored == ["Reason: like Fargo, a crime film."]
+
+
+def test_parse_matches_titles_with_the_article_moved():
+    cands = ["Matrix, The (1999)", "Graduate, The (1967)", "Fish Called Wanda, A (1988)"]
+    p = parse_ranking("1. The Graduate\n2. A Fish Called Wanda (1988)\n3. The Matrix", cands)
+    assert p.order == [1, 2, 0] and p.valid
+    # the catalogue's own form, with reasons after it, and a model that writes the article first
+    p = parse_ranking(
+        "1. Matrix, The (1999) - sci-fi\n2. Graduate, The\n3. Fish Called Wanda", cands
+    )
+    assert p.order == [0, 1, 2] and p.valid
+    written_first = ["The Matrix (1999)", "The Graduate (1967)"]
+    assert parse_ranking("Graduate, The\nMatrix, The", written_first).order == [1, 0]
+
+
+def test_parse_typo_before_reasons_shortened_titles_and_numbers_in_titles():
+    cands = [
+        "Toy Story (1995)",
+        "Wallace & Gromit: The Best of Aardman Animation (1996)",
+        "2001: A Space Odyssey (1968)",
+        "M (1931)",
+    ]
+    answer = "1. Toy Stroy - fun for everyone\n2. Wallace & Gromit\n3. 2001: A Space Odyssey\n4. M"
+    p = parse_ranking(answer, cands)
+    assert p.order == [0, 1, 2, 3] and p.valid
+    # a title that starts with a year is not numbering: the other unnumbered lines stay entries
+    p = parse_ranking("Toy Story\n2001: A Space Odyssey (1968)\nM", cands)
+    assert p.order == [0, 2, 3] and not p.ignored and not p.unknown
+    # a one-letter title is only matched whole, never inside another line
+    assert parse_ranking("1. Mission: Impossible (1996)", cands).order == []
+
+
+def test_parse_titles_only_answer_with_a_sign_off_and_an_invented_title():
+    answer = "Heat\nThe Usual Suspects\nTitanic (1997)\nFargo\nThese are ranked by your taste."
+    p = parse_ranking(answer, CANDS)
+    assert p.order == [2, 0, 3] and p.unknown == ["Titanic (1997)"]
+    assert p.ignored == ["These are ranked by your taste."] and not p.valid
+
+
+def test_rank_of_truth_counts_an_omitted_truth_as_a_miss_by_default():
     rng = np.random.default_rng(0)
-    assert rank_of_truth([2, 0], 4, truth=0, rng=rng) == 2
-    ranks = {rank_of_truth([2], 4, truth=0, rng=rng) for _ in range(200)}
+    assert rank_of_truth([2, 0], 4, truth=0) == 2
+    # LLMRank: a candidate the parser does not find keeps the score of a non-candidate
+    assert rank_of_truth([2], 4, truth=0) == 5
+    # the named variant: the left-out candidates share the remaining places at random
+    ranks = {rank_of_truth([2], 4, truth=0, rng=rng, omitted="random") for _ in range(200)}
     assert ranks == {2, 3, 4}
+    with pytest.raises(ValueError, match="omitted must be one of"):
+        rank_of_truth([2], 4, truth=0, omitted="fill")
+    with pytest.raises(ValueError, match="needs an rng"):
+        rank_of_truth([2], 4, truth=0, omitted="random")
+
+
+def test_run_rerank_scores_left_out_truths_as_misses_unless_asked_to_fill():
+    cands = np.arange(40).reshape(2, 20)
+    truth_left_out = lambda r, shown: [i for i, item in enumerate(shown) if item != cands[r, 0]][:5]  # noqa: E731
+    miss = run_rerank(truth_left_out, cands, seed=0)
+    assert (miss.ranks == 21).all() and miss.metrics()["hr@10"] == 0.0
+    assert miss.metrics()["ndcg@10"] == 0.0
+    fill = run_rerank(truth_left_out, cands, seed=0, omitted="random")
+    assert ((fill.ranks >= 6) & (fill.ranks <= 20)).all()
+    with pytest.raises(ValueError, match="omitted must be one of"):
+        run_rerank(truth_left_out, cands, omitted="fill")
 
 
 def test_prompt_orders_history_and_includes_examples_and_profile():
@@ -111,3 +197,20 @@ def test_run_rerank_places_the_truth_where_asked():
     assert (run_rerank(first_shown, cands, truth_at=0).ranks == 1).all()
     assert (run_rerank(first_shown, cands, truth_at=19).ranks == 20).all()
     assert (run_rerank(first_shown, cands, truth_at=7).ranks == 8).all()
+
+
+def test_parse_tells_remakes_apart_and_reads_titles_that_look_like_sentences():
+    cands = [
+        "That Darn Cat! (1965)",
+        "That Darn Cat! (1997)",
+        "Faster Pussycat! Kill! Kill! (1965)",
+    ]
+    p = parse_ranking(
+        "1. That Darn Cat! (1997)\n2. That Darn Cat!\n3. Faster Pussycat! Kill! Kill!", cands
+    )
+    assert p.order == [1, 0, 2] and p.valid
+    # unnumbered: a title ending in "!" is still a title, a sentence around no title is talk
+    p = parse_ranking(
+        "Faster Pussycat! Kill! Kill!\nThat Darn Cat!\nHope this helps you choose!", cands
+    )
+    assert p.order == [2, 0] and p.ignored == ["Hope this helps you choose!"]
