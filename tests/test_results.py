@@ -63,19 +63,37 @@ def test_report_has_leaderboards_and_html():
         "provenance": {"commit": "abc"},
         "notebooks": {"01_a": {"status": "ok", "wall_s": 1.5, "peak_rss_mb": 300}},
         "metrics": [
-            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "x", "value": 0.5},
-            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "y", "value": 2.0},
-            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "y", "value": 3.0},
-            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "x", "value": 2.5e-6},
+            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "ndcg@10", "value": 0.5},
+            {"notebook": "01_a", "model": "m", "protocol": "p", "metric": "hr@10", "value": 0.7},
+            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "hr@10", "value": 0.9},
+            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "ndcg@10", "value": 0.6},
+            {"notebook": "01_a", "model": "k", "protocol": "p", "metric": "peak_mb", "value": 1},
         ],
     }
     md = R.results_table(data)
     assert "### p" in md
-    assert "| model | notebook | x | y |" in md
-    assert "| m | 01_a | 0.5000 | 2 |" in md and "| k | 01_a | 2.5e-06 | 3 |" in md
+    assert "| model | notebook | ndcg@10 | hr@10 |" in md  # quality only, main metric first
+    assert md.index("| k | 01_a | 0.6000 | 0.9000 |") < md.index("| m | 01_a | 0.5000 | 0.7000 |")
     assert "| **total** | | 1.5 | |" in md
     html = R.results_html(md)
     assert "<table>" in html and "<h3>p</h3>" in html
+
+
+def test_leaderboards_hold_models_only_sorted_by_their_main_metric():
+    rows = [
+        dict(notebook="01_a", model="dataset", protocol="ml", metric="users", value=943),
+        dict(notebook="06_b", model="mf", protocol="5-fold", metric="rmse", value=0.95),
+        dict(notebook="06_b", model="svd", protocol="5-fold", metric="rmse", value=0.93),
+        dict(notebook="04_c", model="lm", protocol="t", metric="auc", value=0.6, shots=16),
+        dict(notebook="04_c", model="lm", protocol="t", metric="auc", value=0.7),
+        dict(notebook="08_compute_and_cost", model="lm", protocol="t", metric="auc", value=0.71),
+        dict(notebook="07_d", model="a-vs-b", protocol="t", metric="paired_p_value", value=0.01),
+    ]
+    boards = R.leaderboard_tables({"metrics": rows})
+    assert "ml" not in boards  # dataset statistics are not a leaderboard
+    assert boards["5-fold"][2].startswith("| svd |")  # lower RMSE first
+    t = "\n".join(boards["t"])
+    assert "lm (re-scored in 08)" in t and "0.6000" not in t and "p_value" not in t
 
 
 def test_compare_runs_checks_each_value_against_the_first_runs_interval():
@@ -110,14 +128,14 @@ def test_infinity_is_refused_like_nan(tmp_path, value):
 
 def test_a_pipe_in_a_name_does_not_break_the_markdown_tables():
     rows = [
-        dict(notebook="01_a", model="bm25|title", protocol="p|q", metric="x", value=0.5),
-        dict(notebook="01_a", model="ease", protocol="p|q", metric="x", value=0.25),
+        dict(notebook="01_a", model="bm25|title", protocol="p|q", metric="ndcg@10", value=0.5),
+        dict(notebook="01_a", model="ease", protocol="p|q", metric="ndcg@10", value=0.25),
     ]
     md = R.results_table({"provenance": {}, "notebooks": {}, "metrics": rows})
     board = R.leaderboard_tables({"metrics": rows})["p|q"]
     assert "| bm25\\|title | 01_a | 0.5000 |" in board
     assert all(line.replace("\\|", "").count("|") == 4 for line in board)  # 3 columns each
-    assert "| 01_a | bm25\\|title | p\\|q | x | 0.5000 |" in md
+    assert "| 01_a | bm25\\|title | p\\|q | ndcg@10 | 0.5000 |" in md
     html = R.results_html(md)
     assert "<td>bm25|title</td>" in html and "<td>title</td>" not in html
 

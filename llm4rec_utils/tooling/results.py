@@ -242,25 +242,45 @@ def md_cell(x) -> str:
     return " ".join(str(x).split()).replace("|", "\\|")
 
 
+# What a leaderboard ranks: quality metrics of models. Dataset statistics, split sizes, p-values,
+# few-shot curve points and cost columns are recorded too, but are not a model's score.
+MAIN_METRICS = ("ndcg@10", "auc", "hr@10", "hr@1", "rmse", "cumulative_reward")
+LOWER_IS_BETTER = ("rmse", "mae")
+NOT_MODELS = ("dataset", "loo-split", "attention-by-hand", "attention-cost")
+# 08 re-scores 04's fine-tuned models on the same task: shown, but labelled as such
+RESCORED = {"08_compute_and_cost": "re-scored in 08"}
+
+
 def leaderboard_tables(results: dict) -> dict[str, list[str]]:
-    """One Markdown table per protocol: a row per (model, notebook[, shots]), a column per
-    metric, rows in the order they were recorded."""
+    """One Markdown table per protocol: a row per (model, notebook), quality metrics only,
+    sorted by the protocol's main metric (the first of :data:`MAIN_METRICS` it has), best
+    first. Rows without a model score (dataset statistics, few-shot points, p-values) and
+    protocols with no quality metric are left out."""
     boards: dict[str, dict] = {}
     for m in results.get("metrics", []):
-        extras = _key_extras(m)
+        if m["model"] in NOT_MODELS or _key_extras(m) or "p_value" in m["metric"]:
+            continue
+        if m["metric"] not in MAIN_METRICS and not m["metric"].startswith(MAIN_METRICS):
+            continue  # cost and bookkeeping columns live in the notebooks' own tables
         board = boards.setdefault(m["protocol"], {"rows": {}, "metrics": []})
-        label = (f"{m['model']}, {extras}" if extras else m["model"], m["notebook"])
-        board["rows"].setdefault(label, {})[m["metric"]] = m["value"]
+        model = m["model"] + (f" ({RESCORED[m['notebook']]})" if m["notebook"] in RESCORED else "")
+        board["rows"].setdefault((model, m["notebook"]), {})[m["metric"]] = m["value"]
         if m["metric"] not in board["metrics"]:
             board["metrics"].append(m["metric"])
     out = {}
     for protocol, board in boards.items():
-        cols = board["metrics"]
+        main = next((c for c in MAIN_METRICS if c in board["metrics"]), None)
+        if main is None:
+            continue
+        cols = [main] + [c for c in board["metrics"] if c != main]
+        sign = 1 if main in LOWER_IS_BETTER else -1
+        rows = sorted(board["rows"].items(),
+                      key=lambda kv: (main not in kv[1], sign * kv[1].get(main, 0.0)))
         lines = [
             "| model | notebook | " + " | ".join(md_cell(c) for c in cols) + " |",
             "| --- | --- | " + " | ".join("---:" for _ in cols) + " |",
         ]
-        for (model, notebook), vals in board["rows"].items():
+        for (model, notebook), vals in rows:
             cells = [_fmt(vals.get(c, float("nan"))) for c in cols]
             lines.append(f"| {md_cell(model)} | {md_cell(notebook)} | " + " | ".join(cells) + " |")
         out[protocol] = lines
