@@ -271,7 +271,7 @@ assert mf_predict(0, 1, 1, _p, _q) == 8.0
 #
 # - **msr-75-25** (Microsoft Recommenders): per user, 75% of interactions train, 25% test;
 #   rank every item the user has not seen in training; k = 10.
-# - **recbole-811** (RecBole): per user, random 80/10/10 train/valid/test; hyper-parameters and
+# - **recbole-811** (RecBole): per user, random 80/10/10 train/valid/test with RecBole's rounding (valid and test rounded down, training the rest); hyper-parameters and
 #   epochs are chosen on validation, and test metrics are reported for that choice; rank all
 #   items not in the user's train or valid part.
 #

@@ -213,9 +213,10 @@ for _ in range(50):
 
 # %% [markdown]
 # ### Exercise 1.2 (auto-graded): average precision
-# Write `my_average_precision(ranked, relevant, k)`: the mean, over the relevant items found in
-# the top k, of the precision at the rank where each is found, divided by |relevant| (so a user
-# with more relevant items than k cannot reach 1). Check it on user A by hand first.
+# Write `my_average_precision(ranked, relevant, k)`: the sum, over the relevant items found in
+# the top k, of the precision at the rank where each is found, divided by min(|relevant|, k), as
+# Microsoft Recommenders' `map_at_k` and RecBole's MAP do (so a perfect top k scores 1 even for
+# a user with more relevant items than k). Check it on user A by hand first.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -228,7 +229,7 @@ def my_average_precision(ranked, relevant, k):
         if item in relevant:
             hits += 1
             total += hits / i
-    return total / len(relevant)
+    return total / min(len(relevant), k)
     # END SOLUTION
 
 
@@ -243,13 +244,14 @@ assert math.isclose(my_average_precision([1, 2, 3, 4, 5], {2, 5}, 5), 0.45)
 
 # %%
 # HIDDEN
-assert math.isclose(my_average_precision([1, 2, 3], {1, 2, 3, 4, 5, 6}, 3), 0.5)  # 3 hits of 6
+assert math.isclose(my_average_precision([1, 2, 3], {1, 2, 3, 4, 5, 6}, 3), 1.0)  # 3 hits in the top 3: min(6, 3)
+assert math.isclose(my_average_precision([1, 9, 2], {1, 2, 3, 4, 5, 6}, 3), (1 + 2 / 3) / 3)
 
 # %%
 # HIDDEN
 _rng = np.random.default_rng(8)
 for _ in range(50):
-    _r, _rel = _rng.permutation(30)[:10], set(_rng.choice(30, _rng.integers(1, 8), replace=False))
+    _r, _rel = _rng.permutation(30)[:10], set(_rng.choice(30, _rng.integers(1, 15), replace=False))
     assert math.isclose(my_average_precision(_r, _rel, 10), metrics.map_at_k(_r, _rel, 10))
 
 # %% [raw]
