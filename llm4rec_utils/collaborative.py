@@ -18,9 +18,9 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, RATING_COL, USER_COL
+from .progress import tqdm
 from .sampling import PositiveSet, sample_negatives
 from .training import Checkpointer, adam, train_epoch
 

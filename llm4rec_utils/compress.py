@@ -17,8 +17,8 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from .progress import tqdm
 from .training import adam
 
 

@@ -22,9 +22,9 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, USER_COL
+from .progress import tqdm
 from .tooling.files import load_checked, write_checked
 from .training import adam, train_epoch
 

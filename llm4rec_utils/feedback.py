@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from .evaluate import top_k_items
 from .metrics import average_popularity, gini, head_items
+from .progress import tqdm
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 

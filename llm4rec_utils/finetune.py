@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
+from .progress import tqdm
 from .repro import autocast, resolve_precision
 from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from .progress import tqdm
 from .training import Checkpointer, adam, linear_warmup, train_epoch
 
 PAD_TOKEN, BOS_TOKEN, OFFSET = 0, 1, 2

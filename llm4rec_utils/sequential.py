@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .attention import Dropout, TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
+from .progress import tqdm
 from .splits import time_sorted
 from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup, train_epoch
 

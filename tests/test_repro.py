@@ -123,3 +123,18 @@ def test_without_mps_auto_is_the_cpu_and_mps_is_refused(monkeypatch):
         get_device("mps")
     with pytest.warns(RuntimeWarning, match="using fp32"):
         assert resolve_precision("bf16", "mps") == "fp32"
+
+
+def test_progress_bars_are_text_when_headless():
+    import subprocess
+    import sys
+
+    code = "from llm4rec_utils.progress import tqdm; print(tqdm.__module__)"
+    out = {}
+    for flag in ("1", ""):
+        env = {k: v for k, v in __import__("os").environ.items() if k != "LLM4REC_HEADLESS"}
+        if flag:
+            env["LLM4REC_HEADLESS"] = flag
+        out[flag] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                   text=True, check=True).stdout.strip()
+    assert out["1"] == "tqdm.std" and out[""] != "tqdm.std"

@@ -578,7 +578,8 @@ def _run_locked(
         "RESULTS_PATH": str(results_path),
     }
     params.update(extra_params or {})  # e.g. DECODER_MODEL, LLM_ENDPOINT (notebook 09)
-    env = dict(os.environ, PYTHONHASHSEED=str(seed))
+    # LLM4REC_HEADLESS: text progress bars, since a saved widget shows its first frame ("0%")
+    env = dict(os.environ, PYTHONHASHSEED=str(seed), LLM4REC_HEADLESS="1")
     if jobs > 1:  # share the cores: each notebook gets its slice of threads
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
         env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
