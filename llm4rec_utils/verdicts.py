@@ -78,6 +78,9 @@ class Verdict:
         out.update(out.pop("extra"))
         return out
 
+    def __repr__(self) -> str:  # a notebook cell ending in judge(...) shows the verdict line
+        return self.line()
+
     def line(self) -> str:
         """The Summary's line: ``[supported] statement: effect [low, high] (test; seeds)``."""
         return f"[{self.verdict}] {self.statement} — {describe(self)}"
