@@ -90,7 +90,7 @@ from llm4rec_utils import verdicts as V
 from llm4rec_utils.claims import claim_lines, judge
 from llm4rec_utils.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from llm4rec_utils.repro import by_profile, check_profile, set_seed
-from llm4rec_utils.summary import fmt, notebook_table
+from llm4rec_utils.summary import fmt, notebook_table, recap
 from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
@@ -208,8 +208,9 @@ assert validate_ratings(pd.DataFrame({"user_id": [1], "item_id": [2], "rating": 
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-ratings[RATING_COL].value_counts().sort_index().plot.bar(ax=axes[0], color="C0")
-axes[0].set(title="Rating histogram", xlabel="rating (stars)", ylabel="number of ratings")
+star_counts = ratings[RATING_COL].astype(int).value_counts().sort_index()  # stars are whole numbers
+axes[0].bar(star_counts.index, star_counts.to_numpy(), color="C0")
+axes[0].set(title="Rating histogram", xlabel="rating (stars)", ylabel="number of ratings", xticks=range(1, 6))
 
 item_pop = ratings[ITEM_COL].value_counts().to_numpy()  # sorted, most popular first
 axes[1].plot(np.arange(1, len(item_pop) + 1), item_pop)
@@ -240,6 +241,32 @@ axes[1].invert_yaxis()
 plt.tight_layout()
 plt.show()
 print(f"collected from {when.min():%Y-%m-%d} to {when.max():%Y-%m-%d}")
+
+# %% [markdown]
+# The spikes in the weekly curve are bursts of ratings on a few days. A burst can be many
+# people at once, or a few people rating in bulk (MovieLens asks a new member to rate many
+# films before it recommends anything, and a member can come back to rate a backlog). Counting
+# ratings per calendar day, and per user within a day, tells the two apart: the cell prints
+# the busiest days, how many users rated on each, and the share of the day's ratings given by
+# its three most active users, set against the share three users would give if everyone that
+# day rated equally.
+
+# %%
+day = when.dt.date
+per_day = day.value_counts()
+burst_rows = []
+for d in per_day.head(5).index:
+    that_day = ratings.loc[day == d, USER_COL].value_counts()
+    burst_rows.append({"day": d, "ratings": int(that_day.sum()), "users": len(that_day),
+                       "busiest user": int(that_day.iloc[0]),
+                       "top 3 users' share": that_day.head(3).sum() / that_day.sum(),
+                       "equal share of 3": min(1.0, 3 / len(that_day))})
+bursts = pd.DataFrame(burst_rows)
+print(bursts.to_string(index=False, formatters={c: "{:.0%}".format for c in ["top 3 users' share", "equal share of 3"]}))
+excess = (bursts["top 3 users' share"] / bursts["equal share of 3"]).median()
+print(f"a median day with ratings has {per_day.median():.0f} of them ({len(per_day)} such days); on the busiest "
+      f"days the three most active users gave {excess:.1f}x the share an equal split would give them: the "
+      "spikes are " + ("concentrated on a few heavy raters" if excess >= 2 else "spread over many users"))
 
 # %% [markdown]
 # ### Timestamp ties: "the last interaction" is ambiguous
@@ -479,7 +506,7 @@ pd.testing.assert_frame_equal(_ours, _ref)
 #
 # | split | how | what it measures | used by |
 # | --- | --- | --- | --- |
-# | global random 80/20 | each interaction to test with p = 0.2 | interpolation; some users or items may be unseen | rating prediction |
+# | global random 80/20 | a seeded shuffle of all interactions; the first 20% (rounded) → test, the rest → train | interpolation; some users or items may be unseen | rating prediction |
 # | per-user stratified 75/25 | 25% of *each user's* interactions | every user evaluated; the Microsoft Recommenders protocol | notebooks 02, 06 |
 # | per-user random 8:1:1 | RecBole's default | with a validation part for early stopping | notebook 06 |
 # | leave-one-out by time | each user's last → test, second last → validation | next-item prediction | notebooks 03, 05 |
@@ -628,11 +655,11 @@ for negs in (neg_uniform, neg_pop):
 
 fig, ax = plt.subplots(figsize=(7, 4))
 bins = np.logspace(0, np.log10(item_counts.max() + 1), 30)
-ax.hist(item_counts[encoded[ITEM_COL]] + 1, bins=bins, alpha=0.5, label="positives")
-ax.hist(item_counts[neg_uniform[:, 0]] + 1, bins=bins, alpha=0.5, label="uniform negatives")
-ax.hist(item_counts[neg_pop[:, 0]] + 1, bins=bins, alpha=0.5, label="popularity negatives")
+for sample, label in [(encoded[ITEM_COL], "positives"), (neg_uniform[:, 0], "uniform negatives"),
+                      (neg_pop[:, 0], "popularity negatives")]:  # step outlines: the three never hide each other
+    ax.hist(item_counts[sample] + 1, bins=bins, histtype="step", linewidth=2, label=label)
 ax.set(xscale="log", xlabel="popularity of the sampled item (ratings + 1, log)", ylabel="samples",
-       title="Uniform negatives are obscure; popularity negatives look like positives")
+       title="Popularity of positives and of sampled negatives")
 ax.legend()
 plt.show()
 print(f"median popularity: positives {np.median(item_counts[encoded[ITEM_COL]]):.0f}, "
@@ -712,7 +739,7 @@ print("\n".join(items_text.loc[[1, 50, 181, 313]]))
 # %%
 train_ratings = ratings.merge(all_splits["time-80-20"].train[[USER_COL, ITEM_COL]])  # stars of training pairs
 profiles = preprocess.user_profile_text(users.head(N_PROFILES), train_ratings, items, n_recent=5)
-print(profiles.head(3).to_string())
+print("\n".join(profiles.head(3)))  # the whole text: a table would cut each profile at 50 characters
 lengths = profiles.str.split().str.len()
 print(f"profile length: median {lengths.median():.0f} words, max {lengths.max()}")
 assert len(profiles) == N_PROFILES
@@ -803,6 +830,18 @@ print("\n".join([
     f"(density {stats['density']:.1%}); KB4Rec adds {len(kg):,} triples for {len(linked):,} linked movies "
     f"({kg_item_coverage:.0%} of the catalogue).",
     claim_lines(RESULTS_PATH, NOTEBOOK[:2]),
+]))
+print()
+print(recap([
+    "loading MovieLens-100K and KB4Rec from verified sources, and validating what later notebooks rely on",
+    "reading interaction data: the rating histogram, the popularity tail, activity, bursts and timestamp ties",
+    "turning stars into implicit feedback with a threshold, and what the threshold removes",
+    "k-core filtering and contiguous ID maps shared by every split",
+    "five splits (random, per-user stratified, per-user 8:1:1, leave-one-out by time, global time cut) "
+    "and live checks that catch a leak",
+    "uniform and popularity negative sampling that never returns a positive",
+    "items and users written as text, with profiles built from training interactions only",
+    "the KB4Rec knowledge graph: its relations and how much of the catalogue it covers",
 ]))
 
 # %% [markdown] tags=["exercises"]
