@@ -349,3 +349,14 @@ def test_a_rerun_drops_the_notebooks_old_verdicts_only(tmp_path):
     kept = runner.start_results(path, ["01_a"], prov)
     assert kept["claims"] == [{"id": "b", "notebook": "02"}]
     assert runner.start_results(path, ["02_b"], {**prov, "seed": 7})["claims"] == []
+
+
+def test_threads_follow_the_cores_other_programs_leave_free(monkeypatch):
+    monkeypatch.delenv("LLM4REC_THREADS", raising=False)
+    assert runner.free_threads(cores=2, load=0.1) == 2  # idle: every core, torch's default
+    assert runner.free_threads(cores=2, load=1.2) == 1  # another CPU-bound job: one thread
+    assert runner.free_threads(cores=2, load=5.0) == 1  # never fewer than one
+    assert runner.free_threads(jobs=2, cores=8, load=0.0) == 4  # JOBS shares the cores
+    assert runner.free_threads(cores=8, running=1, load=1.0) == 8  # our own notebook is not "other"
+    monkeypatch.setenv("LLM4REC_THREADS", "3")
+    assert runner.free_threads(cores=2, load=2.0) == 3

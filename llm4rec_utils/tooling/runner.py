@@ -516,6 +516,29 @@ def start_results(results_path: Path, names: list[str], prov: dict) -> dict:
     return results
 
 
+def free_threads(jobs: int = 1, running: int = 0, cores: int | None = None,
+                 load: float | None = None) -> int:
+    """Threads for the next notebook: its share of the cores (``cores // jobs``), and no more
+    than the cores other programs leave free, judged by the 1-minute load average minus this
+    run's own notebooks. Beside another CPU-bound job, torch's default (every core) made 03's
+    smoke run 443 s against 36 s with one thread, and a small training loop 2-3x slower than one
+    thread (README); on an idle machine this gives every core, torch's default.
+    ``LLM4REC_THREADS`` overrides it.
+    """
+    if os.environ.get("LLM4REC_THREADS", "").isdigit() and int(os.environ["LLM4REC_THREADS"]) > 0:
+        return int(os.environ["LLM4REC_THREADS"])
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows: no load average
+            import psutil
+
+            load = psutil.getloadavg()[0]
+    other = max(0.0, load - running)
+    return max(1, min(cores // max(1, jobs), cores - round(other)))
+
+
 def run_notebooks(
     notebooks: list[Path],
     profile: str = "full",
@@ -580,13 +603,22 @@ def _run_locked(
     params.update(extra_params or {})  # e.g. DECODER_MODEL, LLM_ENDPOINT (notebook 09)
     # LLM4REC_HEADLESS: text progress bars, since a saved widget shows its first frame ("0%")
     env = dict(os.environ, PYTHONHASHSEED=str(seed), LLM4REC_HEADLESS="1")
-    if jobs > 1:  # share the cores: each notebook gets its slice of threads
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    import threading
+
+    running, count_lock = [0], threading.Lock()  # this run's notebooks executing now
 
     def run_one(i: int, nb: Path) -> NotebookRun:
-        print(f"[{i}/{len(notebooks)}] {nb.stem} (profile={profile}) ...", flush=True)
-        run = _run_notebook(nb, build_dir, params, kernel, env, timeout_s, html)
+        with count_lock:
+            threads = str(free_threads(jobs, running[0]))
+            running[0] += 1
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ({profile}, {threads} threads) ...", flush=True)
+        try:
+            run = _run_notebook(nb, build_dir, params, kernel,
+                                {**env, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
+                                timeout_s, html)
+        finally:
+            with count_lock:
+                running[0] -= 1
         with locked(results_path):
             stored = read_results(results_path)
             stored["notebooks"][nb.stem] = {
