@@ -35,7 +35,7 @@ def claim_rows(results: dict) -> list[dict]:
                 "verdict": c["verdict"],
                 "effect [95% interval]": effect,
                 "test": c["test"],
-                "seeds": c["seeds"],
+                "seeds": c["seeds"] if (c.get("recipe") or c["seeds"] > 1) else "–",
                 "id": c["id"],
             }
         )
