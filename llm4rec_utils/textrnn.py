@@ -124,10 +124,13 @@ class BiLSTMClassifier(nn.Module):
     time about four times slower.
     """
 
-    def __init__(self, table: np.ndarray, hidden: int = 64, dropout: float = 0.2):
+    def __init__(
+        self, table: np.ndarray, hidden: int = 64, dropout: float = 0.2, freeze: bool = True
+    ):
         super().__init__()
+        # freeze=False fine-tunes the word vectors too (the padding row stays zero)
         self.embed = nn.Embedding.from_pretrained(
-            torch.from_numpy(table), freeze=True, padding_idx=PAD
+            torch.from_numpy(table), freeze=freeze, padding_idx=PAD
         )
         self.forward_lstm = nn.LSTM(table.shape[1], hidden, batch_first=True)
         self.backward_lstm = nn.LSTM(table.shape[1], hidden, batch_first=True)
@@ -156,6 +159,7 @@ class RNNConfig:
     batch_size: int = 64
     max_len: int = 96  # tokens kept (the last ones)
     patience: int | None = 2  # epochs without validation gain before stopping
+    freeze: bool = True  # keep the GloVe vectors fixed; False fine-tunes them as well
 
 
 @torch.inference_mode()
@@ -194,7 +198,7 @@ def train_bilstm(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     vocab = TextVocab(texts, glove)
-    model = BiLSTMClassifier(vocab.table, cfg.hidden)
+    model = BiLSTMClassifier(vocab.table, cfg.hidden, freeze=cfg.freeze)
     opt = adam(model.parameters(), cfg.lr)
 
     def val_auc(m):

@@ -97,7 +97,7 @@ from llm4rec_utils.prompts import build_tallrec_samples, prompt_maker, split_tal
 from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
 from llm4rec_utils.sequential import user_sequences
 from llm4rec_utils.stats import bootstrap_auc_ci, bootstrap_ci
-from llm4rec_utils.summary import fmt, notebook_table
+from llm4rec_utils.summary import fmt, notebook_table, recap
 from llm4rec_utils.textrnn import RNNConfig, load_glove, predict_rnn, train_bilstm
 from llm4rec_utils.tooling.results import record_metric
 
@@ -258,12 +258,29 @@ word_vocab = embeddings.Vocab.build(word_docs, min_count=1)
 word_seqs = [word_vocab.encode(d) for d in word_docs]
 word_vecs, sg_hist = embeddings.train_skipgram(word_seqs, len(word_vocab), emb_dim=32, window=3,
                                                negatives=5, epochs=EPOCHS_SG * 4, lr=0.01, batch_size=1024, seed=SEED)
-print(f"{sg_hist['pairs']:,} (center, context) pairs; loss {sg_hist['loss'][0]:.3f} -> {sg_hist['loss'][-1]:.3f}")
-rows = []
+print(f"{sum(map(len, word_docs)):,} tokens, {len(word_vocab):,} distinct words; {sg_hist['pairs']:,} (center, context) "
+      f"pairs; loss {sg_hist['loss'][0]:.3f} -> {sg_hist['loss'][-1]:.3f}")
+genre_words = set(embeddings.tokenize(" ".join(items["genres"].explode().dropna().unique())))
+
+
+def word_kind(word):
+    if word in genre_words:
+        return "genre words"
+    if word.isdigit() and len(word) == 4:
+        return "years"
+    return "the template word 'genres'" if word == "genres" else "other (title) words"
+
+
+rows, kinds = [], []
 for w in ["war", "comedy", "horror", "children's", "1995"]:
     nb = embeddings.nearest_neighbours(word_vecs, word_vocab.index[w], k=5)
     rows.append({"word": w, "nearest words": ", ".join(f"{word_vocab.tokens[i]} ({s:.2f})" for i, s in nb)})
-pd.DataFrame(rows)
+    kinds += [word_kind(word_vocab.tokens[i]) for i, _ in nb]
+with pd.option_context("display.max_colwidth", None):  # the whole list, not cut at 50 characters
+    print(pd.DataFrame(rows).to_string(index=False))
+kind_share = pd.Series(kinds).value_counts(normalize=True)
+print(f"of these {len(kinds)} neighbours: " + ", ".join(f"{v:.0%} {k}" for k, v in kind_share.items())
+      + f"; the most common kind is {kind_share.index[0]}")
 
 
 # %% [raw]
@@ -315,9 +332,12 @@ assert len(my_skipgram_pairs(list(range(6)), 10)) == 6 * 5
 # # END QUESTION
 
 # %% [markdown]
-# On a corpus this small (about 12,000 tokens) the word neighbours mostly reflect which genre
-# names and years appear *together in the same sentence*: co-occurrence, not meaning. Word
-# vectors need millions of sentences to "capture semantics".
+# How to read the word neighbours: skip-gram places two words close when they appear in the
+# same item sentences, so a neighbour is a *co-occurrence*, not a meaning. On a corpus this
+# small (its size is printed above) a neighbour can be a genre name or year that shares many
+# sentences with the query, or a rare title word that shared one or two sentences with it and
+# got few updates. The line under the table counts which kind they are in this run. Word
+# vectors that "capture semantics" are trained on millions of sentences.
 #
 # ## 3. item2vec: the same model on viewing sequences
 #
@@ -344,8 +364,9 @@ neighbour_table(item2vec)
 # %% [markdown]
 # ### Exercise 3.1 (change and measure, not auto-graded)
 # Train item2vec with `window=1` and with `window=20`. Print the five nearest neighbours of
-# *Star Wars* each time. Which window gives neighbours from the same franchise, and which
-# gives films watched in the same period?
+# *Star Wars* each time. For each window, do the neighbours share a franchise with it, a
+# release period, or a viewing session? What in the definition of the window explains what
+# you see?
 
 # %%
 # your code here
@@ -362,7 +383,8 @@ neighbour_table(item2vec)
 #
 # a weighted least-squares fit of log co-occurrences, where $f$ stops very frequent pairs from
 # dominating. We build $X$ from the same training sequences as item2vec, so the two differ only
-# in the objective.
+# in the objective. Its rows are therefore item vectors, not word vectors: tables and records
+# name this model **`glove-seq`** (section 9's GloVe 6B is the word-vector one).
 
 # %%
 cooc = embeddings.cooccurrence_matrix(train_seqs, num_items, window=5)
@@ -536,15 +558,23 @@ assert my_mean_pool(np.ones((2, 3, 4)), np.ones((2, 3))).shape == (2, 4)
 # # END QUESTION
 
 # %% [markdown]
-# The encoder's neighbours share words and genres with the query ("Star Wars" → other titles
-# with "Star"), the collaborative ones (item2vec, GloVe) share *audiences*: the two kinds of
-# similarity are different, which is what the next sections measure.
+# Compare the encoder's neighbours with the collaborative ones (item2vec, GloVe): does a
+# neighbour share words and genres with the query (the text), or an audience (the viewing
+# sequences)? The next sections measure which kind of similarity finds a user's test items.
 #
 # ## 7. Maps: PCA and t-SNE, coloured by genre
+#
+# An item has up to six genres, listed alphabetically, so colouring by the first one would
+# paint *Titanic* as "Action". Each point is coloured instead by the **rarest** of six chosen
+# genres the film carries (rarest in the catalogue, so *Titanic* is "Romance"), and grey "other" when
+# it has none of them. The six are genres with distinct audiences; Drama and Comedy, which
+# most films carry, are left out.
 
 # %%
-main_genres = ["Drama", "Comedy", "Action", "Thriller", "Horror", "Children's"]
-first_genre = [next((g for g in gs if g in main_genres), "other") for gs in items["genres"]]
+genre_freq = items["genres"].explode().value_counts()
+main_genres = sorted(["Children's", "Horror", "Sci-Fi", "War", "Romance", "Crime"], key=genre_freq.get)  # rarest first
+first_genre = [next((g for g in main_genres if g in gs), "other") for gs in items["genres"]]  # the rarest it has
+genre_palette = {**dict(zip(main_genres, sns.color_palette("tab10"), strict=False)), "other": "lightgrey"}
 popular = np.argsort(-np.bincount(split.train[ITEM_COL], minlength=num_items))[: by_profile(PROFILE, smoke=300, full=1000)]
 fig, axes = plt.subplots(2, 2, figsize=(13, 11))
 for row, (name, vecs) in enumerate([("item2vec", item2vec), ("encoder", encoder_vecs)]):
@@ -554,7 +584,7 @@ for row, (name, vecs) in enumerate([("item2vec", item2vec), ("encoder", encoder_
     for col, (method, xy) in enumerate(maps.items()):
         ax = axes[row, col]
         sns.scatterplot(x=xy[:, 0], y=xy[:, 1], hue=np.array(first_genre)[popular], hue_order=main_genres + ["other"],
-                        s=12, ax=ax, legend=(row == 0 and col == 1), palette="tab10")
+                        s=12, ax=ax, legend=(row == 0 and col == 1), palette=genre_palette)
         ax.set(title=f"{name}: {method} of the {len(popular)} most-rated items", xlabel=f"{method} 1", ylabel=f"{method} 2")
 plt.tight_layout()
 plt.show()
@@ -584,20 +614,20 @@ liked = pd.concat([liked, split.train[split.train[USER_COL].isin(no_liked)]])
 representations = {
     "tfidf": X_tfidf.toarray(),
     "item2vec": item2vec,
-    "glove": glove,
+    "glove-seq": glove,  # GloVe fitted on viewing sequences (section 4), not on words
     "encoder": encoder_vecs,
 }
 scorers = {name: embeddings.content_score_fn(v, liked, num_users) for name, v in representations.items()}
 scorers["popularity"] = popularity_scores(split.train, num_items)
 _random_rng = np.random.default_rng(SEED)
 scorers["random"] = lambda users: _random_rng.random((len(users), num_items))  # measured, not assumed
-rows, per_user_ndcg = [], {}
+rows, per_user, per_user_ndcg = [], {}, {}
 for name, fn in scorers.items():
     res, pu = evaluate_full_ranking(fn, split.test, exclude=[split.train], ks=[10],
                                     metrics=["ndcg", "precision", "recall", "map"], seed=SEED,
                                     return_per_user=True)
     rows.append({"model": name, **{k: v for k, v in res.items() if k != "users"}})
-    per_user_ndcg[name] = pu["ndcg@10"]
+    per_user[name], per_user_ndcg[name] = pu, pu["ndcg@10"]
 content_results = pd.DataFrame(rows).set_index("model")
 content_results.round(4)
 
@@ -621,12 +651,56 @@ chosen_text = V.select_on_validation(validation_ndcg)
 print("validation NDCG@10:", {k: round(v, 4) for k, v in validation_ndcg.items()}, "-> chosen:", chosen_text)
 
 # %%
-ax = content_results[["ndcg@10", "precision@10", "recall@10", "map@10"]].plot.bar(rot=0, figsize=(10, 4))
-ax.set(ylabel="metric value", title="Top-10 recommendation, msr-75-25, full ranking (943 users)")
+metric_cols = ["ndcg@10", "precision@10", "recall@10", "map@10"]
+# 95% percentile-bootstrap intervals of each mean, resampling the test users
+intervals = {(name, m): bootstrap_ci(per_user[name][m], seed=SEED) for name in content_results.index for m in metric_cols}
+fig, ax = plt.subplots(figsize=(11, 4))
+width = 0.8 / len(metric_cols)
+for j, m in enumerate(metric_cols):
+    x = np.arange(len(content_results)) + (j - (len(metric_cols) - 1) / 2) * width
+    mean = content_results[m].to_numpy()
+    low, high = np.array([intervals[(name, m)] for name in content_results.index]).T
+    ax.bar(x, mean, width, yerr=[mean - low, high - mean], capsize=2, label=m)
+ax.set_xticks(np.arange(len(content_results)), content_results.index)
+ax.set(ylabel="metric value", title=f"Top-10 recommendation, msr-75-25, full ranking ({len(per_user_ndcg['popularity'])} "
+       "users); whiskers: 95% bootstrap interval over users")
+ax.legend()
 plt.show()
 for name in content_results.index:
     ratio = content_results.loc[name, "ndcg@10"] / content_results.loc["popularity", "ndcg@10"]
-    print(f"{name:>10}: NDCG@10 = {content_results.loc[name, 'ndcg@10']:.4f} ({ratio:.2f}x popularity's)")
+    low, high = intervals[(name, "ndcg@10")]
+    print(f"{name:>10}: NDCG@10 = {content_results.loc[name, 'ndcg@10']:.4f} [{low:.4f}, {high:.4f}] "
+          f"({ratio:.2f}x popularity's)")
+
+# %% [markdown]
+# ### Why a learned or pretrained representation can lose to a simple one
+#
+# Two comparisons in this table are worth reading with the method in mind.
+#
+# **item2vec against popularity.** item2vec sees about 75,000 training interactions spread
+# over 943 histories: a film rated by few users appears in few windows and gets a vector fitted
+# from a handful of pairs. Its window of 5 positions in a time-ordered history puts films
+# *rated in the same sitting* close together, and many of those sittings are same-second bursts
+# in a random order (notebook 01). A user's profile is the **mean** of the vectors of the films
+# they liked: the more varied a user's taste, the closer that mean sits to the centre of the
+# space, where every film scores alike; and a cosine with that mean ignores how popular a film
+# is, while popularity ranks exactly the films most test sets hold. Any of these can leave it
+# below popularity; none of them guarantees it.
+#
+# **The encoder against TF-IDF.** all-MiniLM-L6-v2 is trained so that two *sentences that mean
+# the same* get close vectors (paraphrase and question-answer pairs). Two film titles that
+# read alike are not two films the same people like; what taste signal the item text holds sits
+# in its genre words and year, which TF-IDF weighs directly, while the encoder blends them with
+# the title's wording. The run below says which way each comparison went here, with the paired
+# interval of the per-user difference.
+
+# %%
+for a, b in [("item2vec", "popularity"), ("encoder", "tfidf")]:
+    diff = per_user_ndcg[a] - per_user_ndcg[b].reindex(per_user_ndcg[a].index)
+    low, high = bootstrap_ci(diff, seed=SEED)
+    side = "above" if low > 0 else "below" if high < 0 else "not distinguishable from"
+    print(f"{a} − {b}: NDCG@10 difference {diff.mean():+.4f}, 95% interval [{low:+.4f}, {high:+.4f}] "
+          f"over {diff.notna().sum()} users: {a} is {side} {b} in this run")
 
 
 # %% [raw]
@@ -662,6 +736,10 @@ def top_k_cosine(vectors, query, k):
 
 # %%
 assert top_k_cosine(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [5.0, 0.2]]), 0, 2) == [3, 1]
+
+# %%
+# Rows of different lengths: the raw dot product would rank the long row 2 first; cosine ranks row 1 first
+assert top_k_cosine(np.array([[1.0, 0.0], [0.9, 0.1], [5.0, 4.0], [0.0, 1.0]]), 0, 2) == [1, 2]
 
 # %%
 # HIDDEN
@@ -773,7 +851,7 @@ for model, r in rnn_results.iterrows():  # 04 reads these beside its transformer
 # %%
 judge_here = partial(judge, results_path=RESULTS_PATH)
 for claim_id, model, other in [("item2vec-beats-popularity", "item2vec", "popularity"),
-                               ("glove-seq-beats-popularity", "glove", "popularity"),
+                               ("glove-seq-beats-popularity", "glove-seq", "popularity"),
                                ("text-beats-popularity", chosen_text, "popularity"),
                                ("text-beats-random", chosen_text, "random")]:
     judge_here(claim_id, V.paired_diff(per_user_ndcg[model], per_user_ndcg[other], seed=SEED,
@@ -786,7 +864,7 @@ weakest = rnn_results["auc"].idxmin()
 judge_here("bilstm-beats-chance", V.exceeds(
     rnn_results.loc[weakest, "auc"], 0.5, f"{weakest} test AUC, user bootstrap", units=len(np.unique(test_users)),
     ci=(rnn_results.loc[weakest, "auc_ci_low"], rnn_results.loc[weakest, "auc_ci_high"])))
-judge_here("bilstm-more-data", V.auc_diff(
+_ = judge_here("bilstm-more-data", V.auc_diff(
     rnn_y["test"], rnn_scores["bilstm-glove-all"], rnn_scores["bilstm-glove"], test_users, n_boot=300,
     seed=SEED, test="AUC(all samples) − AUC(04's budget), same test samples, bootstrap over users and seeds"))
 
@@ -796,7 +874,7 @@ judge_here("bilstm-more-data", V.auc_diff(
 # Printed from this run. What to read into it: item2vec and GloVe learn from *which items the
 # same users watch close together* (collaborative signal); TF-IDF and the encoder read a title,
 # a year and a few genres, which say what a film *is*, not who will like it. Where text earns
-# its place is where interactions are missing: cold-start items and fusion (notebook 06).
+# its place is where interactions are missing, which notebook 06 tests: cold-start items and fusion.
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "precision@10", "recall@10", "map@10", "auc"]).to_string(), "\n")
@@ -804,6 +882,17 @@ rr = rnn_results
 nd = content_results["ndcg@10"]
 print(f"random scores NDCG@10 {fmt(nd['random'])} (measured); text chosen on validation: {chosen_text}")
 print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]))
+print()
+print(recap([
+    "one-hot, bag of words and TF-IDF over item text, and what surface words cannot express",
+    "skip-gram with negative sampling written in torch, and the same model on viewing sequences (item2vec)",
+    "GloVe fitted by weighted least squares on a co-occurrence matrix of viewing sequences (glove-seq)",
+    "gensim's Word2Vec on the same corpus, compared by neighbour overlap and run time",
+    "sentence vectors from a pretrained encoder by masked mean pooling",
+    "nearest neighbours, PCA and t-SNE maps, and content-based top-10 recommendation scored under the "
+    "Microsoft Recommenders protocol with intervals over users",
+    "a BiLSTM over pretrained GloVe vectors on notebook 04's task",
+]))
 
 # %% [markdown] tags=["exercises"]
 # ## Exercises
@@ -811,10 +900,15 @@ print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]))
 #    and NDCG@10 change?
 # 2. Build user vectors from *all* training items instead of liked ones. Better or worse?
 # 3. Fuse: score = encoder cosine + λ·item2vec cosine. Find λ on a validation split, not on test.
-# 4. Replace the item text with the KB4Rec facts (director, actors) from notebook 01. Does the
-#    encoder's NDCG@10 move?
-# 5. Unfreeze the BiLSTM's GloVe embeddings (`freeze=False` in `BiLSTMClassifier`). With 04's
-#    small budget, does fine-tuning the word vectors help or overfit?
+# 4. The KB4Rec graph (`ds.kg`, `ds.item_entities`, notebook 01 §8) holds relation names such as
+#    `film.film.actor` and Freebase entity ids, not names. Write each linked film as the tokens
+#    `relation=entity` of the triples its entity heads (e.g. `film.film.actor=m.0glmggf`), so two
+#    films share a token when they share an actor, genre or producer entity; fit a TF-IDF on
+#    these tokens (`token_pattern=r"\S+"`), score it like section 8, and compare its NDCG@10
+#    and interval with the title TF-IDF's. What do the unlinked films get?
+# 5. Unfreeze the BiLSTM's GloVe embeddings: `RNNConfig(..., freeze=False)` (it is passed on to
+#    `BiLSTMClassifier`), and check that `trainable_params` grows by the size of the embedding
+#    table. With 04's small budget, does fine-tuning the word vectors help or overfit?
 
 # %% [markdown] tags=["references"]
 # ## References

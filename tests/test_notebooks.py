@@ -36,7 +36,7 @@ def floors_02(res):
     def m(model, metric):
         return get_metric(res, "02_word_vectorization", model, "msr-75-25", metric)
 
-    for model in ["tfidf", "item2vec", "glove", "encoder", "popularity"]:
+    for model in ["tfidf", "item2vec", "glove-seq", "encoder", "popularity"]:
         for metric in ["ndcg@10", "precision@10", "recall@10", "map@10"]:
             assert 0.0 <= m(model, metric) <= 1.0, (model, metric)
     # popularity does not depend on the profile: its value on this split is known to be ~0.2

@@ -104,3 +104,22 @@ def test_two_directions_equal_a_packed_bidirectional_lstm():
     real = (torch.arange(5)[None] < lengths[:, None])[..., None]
     torch.testing.assert_close(got * real, want * real)
     assert reverse_within_length(lengths, 5)[1].tolist() == [1, 0, 2, 3, 4]
+
+
+def test_freeze_false_makes_the_embeddings_trainable():
+    table = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    frozen = BiLSTMClassifier(table, 3)
+    free = BiLSTMClassifier(table, 3, freeze=False)
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+    assert free.embed.weight.requires_grad and not frozen.embed.weight.requires_grad
+    assert count(free) - count(frozen) == table.size
+    assert RNNConfig().freeze  # the default keeps the pretrained vectors fixed
+    # a training step moves the word vectors only when they are not frozen
+    before = free.embed.weight.detach().clone()
+    free(torch.tensor([[2, 3, 4]]), torch.tensor([3])).sum().backward()
+    torch.optim.SGD(free.parameters(), lr=0.1).step()
+    assert not torch.equal(before[2:5], free.embed.weight.detach()[2:5])
+    torch.testing.assert_close(free.embed.weight.detach()[0], before[0])  # padding row stays
