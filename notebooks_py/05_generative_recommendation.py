@@ -105,7 +105,7 @@ from llm4rec_utils.sequential import (
     user_sequences,
 )
 from llm4rec_utils.stats import bootstrap_ci
-from llm4rec_utils.summary import fmt, notebook_table
+from llm4rec_utils.summary import fmt, notebook_table, recap
 from llm4rec_utils.tooling.results import record_metric
 
 check_profile(PROFILE)
@@ -147,7 +147,9 @@ cfg = GPTRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=64, num_layers=
 set_seed(SEED)
 gpt = GPTRec(cfg)
 n_params = sum(p.numel() for p in gpt.parameters())
-print(gpt.lm.config)
+lm_cfg = gpt.lm.config  # one line instead of GPT2Config's full dump
+print(f"GPT-2 config: n_layer={lm_cfg.n_layer}, n_embd={lm_cfg.n_embd}, n_head={lm_cfg.n_head}, "
+      f"vocab_size={lm_cfg.vocab_size} ({num_items} items + {OFFSET} special tokens), n_positions={lm_cfg.n_positions}")
 print(f"GPT-rec parameters: {n_params:,} (of which item embeddings {gpt.lm.transformer.wte.weight.numel():,})")
 
 # %%
@@ -194,16 +196,22 @@ def lm_pair(sequence, bos):
 # # BEGIN TESTS
 
 # %%
-assert lm_pair([5, 6, 7], 1) == ([1, 5, 6], [5, 6, 7])
+_x, _y = lm_pair([5, 6, 7], 1)
+assert list(_x) == [1, 5, 6] and list(_y) == [5, 6, 7]
 
 # %%
 # HIDDEN
-assert lm_pair([9], 0) == ([0], [9]) and lm_pair([], 0) == ([0], [])
+_x, _y = lm_pair([9], 0)
+assert list(_x) == [0] and list(_y) == [9]
+# an empty history has nothing to predict: no labels; the input may be [bos] or empty
+_x, _y = lm_pair([], 0)
+assert list(_y) == [] and list(_x) in ([0], [])
 
 # %%
 # HIDDEN
 _x, _y = lm_pair(list(range(10, 30)), 2)
-assert all(_x[t + 1] == _y[t] for t in range(19)) and len(_x) == len(_y) == 20
+_x, _y = list(_x), list(_y)
+assert _x[0] == 2 and all(_x[t + 1] == _y[t] for t in range(19)) and len(_x) == len(_y) == 20
 
 
 # %% [raw]
@@ -238,7 +246,17 @@ set_seed(SEED)
 sasrec = SASRec(SASRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=64, num_blocks=2, dropout=0.2))
 sas_hist = train_sasrec(sasrec, train_seqs, epochs=EPOCHS, lr=3e-3, device=device, seed=SEED,
                         eval_fn=valid_ndcg(lambda m, s: sasrec_score_fn(m, s, device)), eval_every=EVAL_EVERY, patience=10)
-print(f"GPT-rec: {gpt_hist['wall_s']:.0f} s, best epoch {gpt_hist['best_epoch']}; SASRec: {sas_hist['wall_s']:.0f} s")
+print(f"GPT-rec: {gpt_hist['wall_s']:.0f} s, best epoch {gpt_hist['best_epoch']}; SASRec: {sas_hist['wall_s']:.0f} s, "
+      f"best epoch {sas_hist['best_epoch']}")
+for name, h in [("GPT-rec", gpt_hist), ("SASRec", sas_hist)]:
+    evaluated = [epoch for epoch, _ in h["eval"]]
+    if len(evaluated) < 2:
+        where = "the only one evaluated: whether it was still improving is not known"
+    elif h["best_epoch"] == evaluated[-1]:
+        where = "the last one evaluated: still improving when the budget ended"
+    else:
+        where = f"before the last one evaluated ({evaluated[-1]}): it had stopped improving"
+    print(f"{name}: validation NDCG@10 evaluated at epochs {evaluated}; best at epoch {h['best_epoch']}, {where}")
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(range(1, len(gpt_hist["loss"]) + 1), gpt_hist["loss"], label="GPT-rec")
 ax.plot(range(1, len(sas_hist["loss"]) + 1), sas_hist["loss"], label="SASRec")
@@ -261,18 +279,28 @@ def loo_metrics(fn):
     return {"loo-full": full, "loo-sampled-100": sampled}
 
 
-rows = []
-for name, fn in scorers.items():
+# keyed by (model, protocol): re-running a section replaces its rows instead of adding duplicates
+rows = {}
+
+
+def add_rows(name, fn):
     for protocol, res in loo_metrics(fn).items():
-        rows.append({"model": name, "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
-results = pd.DataFrame(rows)
+        rows[(name, protocol)] = {"model": name, "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]}
+    return pd.DataFrame(list(rows.values()))
+
+
+for name, fn in scorers.items():
+    results = add_rows(name, fn)
 print(results.pivot(index="model", columns="protocol", values=["hr@10", "ndcg@10"]).round(4).to_string())
 
 # %% [markdown]
 # ### Exercise 2.1 (change and measure, not auto-graded)
-# Train GPT-rec with `emb_dim=32` and with `emb_dim=128` (same epochs and seed) and set their
-# test NDCG@10 and intervals beside SASRec's. Is the model's size what separates GPT-rec from
-# SASRec here, or the objective?
+# List what differs between GPT-rec and SASRec as trained here: read `GPTRec` and
+# `train_gpt_rec` in `llm4rec_utils/generative.py` and `SASRec` and `train_sasrec` in
+# `llm4rec_utils/sequential.py` (the blocks, the loss, the optimiser and its schedule). Then
+# train GPT-rec with `emb_dim=32` and with `emb_dim=128` (same epochs and seed) and set their
+# test NDCG@10 and intervals beside SASRec's. Does changing the size move GPT-rec by more or
+# less than its gap to SASRec, and which of the differences on your list could explain the gap?
 
 # %%
 # your code here
@@ -385,17 +413,19 @@ scratch = GPTRec(cfg)
 scratch_hist = train_gpt_rec(scratch, late_seqs, epochs=EPOCHS_SMALL, lr=3e-3, device=device, seed=SEED,
                              eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
 for name, model in [("gpt-rec-pretrained-finetuned", pre), ("gpt-rec-scratch-window", scratch)]:
-    for protocol, res in loo_metrics(gpt_score_fn(model, train_valid_seqs)).items():
-        rows.append({"model": name, "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
-results = pd.DataFrame(rows)
+    results = add_rows(name, gpt_score_fn(model, train_valid_seqs))
 print(results[results.model.str.contains("window|finetuned")].round(4).to_string(index=False))
 print(f"wall time: pre-train {pre_hist['wall_s']:.0f} s + fine-tune {ft_hist['wall_s']:.0f} s; scratch {scratch_hist['wall_s']:.0f} s")
 
 # %% [markdown]
 # ### Exercise 4.1 (change and measure, not auto-graded)
-# Fine-tune on the last 5 instead of the last 20 interactions of each user. Does
-# pre-training help more or less when the fine-tuning window is short? Explain with the two
-# intervals.
+# Make the recent window shorter: in the first code cell of this section, change
+# `cut = loo.train[TIMESTAMP_COL].quantile(0.7)` to `quantile(0.9)`, so pre-training sees the
+# earlier 90% of the training interactions and the window the latest 10%. Re-run that cell
+# (its two models and their rows are replaced), then every cell from section 7 to the Summary,
+# which recompute the intervals and the claims.
+# Does pre-training help more or less when the fine-tuning window is short? Explain with the
+# intervals of the two models.
 
 # %%
 # your code here
@@ -404,10 +434,12 @@ print(f"wall time: pre-train {pre_hist['wall_s']:.0f} s + fine-tune {ft_hist['wa
 # %% [markdown]
 # ## 5. A small scaling sweep
 #
-# Three widths, the same data and epoch budget, each trained with every seed in `SWEEP_SEEDS`
-# (the points are seed means, the bars the range over seeds). On 100,000 interactions the
-# catalogue embedding dominates the parameter count. The spread between seeds also tells how
-# much a single training run of this size can move by chance.
+# Three sizes from the `sizes` list, the same data and epoch budget, each trained with every
+# seed in `SWEEP_SEEDS` (the points are seed means, the bars the range over seeds; the quality
+# axis starts at zero). On the CPU profiles only the width (`emb_dim`) changes and every model
+# has one layer; the gpu profile also adds layers. The table prints each size's parameter
+# count and the share of it that is the item-embedding table. The spread between seeds also
+# tells how much a single training run of this size can move by chance.
 
 # %%
 sizes = by_profile(PROFILE, smoke=[(32, 1)], full=[(32, 1), (64, 1), (128, 1)], gpu=[(32, 1), (64, 2), (128, 4)])
@@ -423,16 +455,17 @@ for emb_dim, layers in sizes:
                                         ks=[10], metrics=["hr", "ndcg"], return_per_user=True, seed=SEED)
         sweep_per_user.setdefault(size, []).append(pu)
         scaling.append({"size": size, "seed": sweep_seed, "params": sum(p.numel() for p in m.parameters()),
+                        "item_emb_share": m.lm.transformer.wte.weight.numel() / sum(p.numel() for p in m.parameters()),
                         "ndcg@10": res["ndcg@10"], "train_s": h["wall_s"]})
 scaling_runs = pd.DataFrame(scaling)
 scaling = scaling_runs.groupby("size", sort=False).agg(
-    params=("params", "first"), ndcg_min=("ndcg@10", "min"), ndcg_max=("ndcg@10", "max"),
+    params=("params", "first"), item_emb_share=("item_emb_share", "first"), ndcg_min=("ndcg@10", "min"), ndcg_max=("ndcg@10", "max"),
     train_s=("train_s", "mean"), **{"ndcg@10": ("ndcg@10", "mean")}).reset_index()
 fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
 ax[0].errorbar(scaling["params"], scaling["ndcg@10"], yerr=[scaling["ndcg@10"] - scaling["ndcg_min"],
                scaling["ndcg_max"] - scaling["ndcg@10"]], fmt="o-", capsize=3)
 ax[0].set(xscale="log", xlabel="parameters (log)", ylabel=f"NDCG@10 (loo-full), mean and range of {len(SWEEP_SEEDS)} seeds",
-          title=f"Quality vs size ({EPOCHS_SMALL} epochs)")
+          title=f"Quality vs size ({EPOCHS_SMALL} epochs)", ylim=(0, None))
 ax[1].plot(scaling["params"], scaling["train_s"], "o-", color="C1")
 ax[1].set(xscale="log", xlabel="parameters (log)", ylabel="training time (s)", title="Cost vs size")
 for a in ax:
@@ -444,7 +477,8 @@ print(scaling.round(4).to_string(index=False))
 
 # %% [markdown]
 # ### Exercise 5.1 (change and measure, not auto-graded)
-# Add a point to the sweep with 4 layers. Plot NDCG@10 against parameters on a log axis:
+# Add a point to the sweep with 4 layers: append `(64, 4)` to the `full` list of `sizes` above
+# and re-run the sweep cell. Plot NDCG@10 against parameters on a log axis:
 # does the curve still rise, and what would you need to know before calling it a scaling law?
 
 # %%
@@ -475,9 +509,7 @@ set_seed(SEED)
 gpt_text = GPTRec(GPTRecConfig(**{**cfg.__dict__, "text_dim": text_vecs.shape[1]}), text_vecs)
 text_hist = train_gpt_rec(gpt_text, train_seqs, epochs=EPOCHS, lr=3e-3, device=device, seed=SEED,
                           eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
-for protocol, res in loo_metrics(gpt_score_fn(gpt_text, train_valid_seqs)).items():
-    rows.append({"model": "gpt-rec-text", "protocol": protocol, "hr@10": res["hr@10"], "ndcg@10": res["ndcg@10"]})
-results = pd.DataFrame(rows)
+results = add_rows("gpt-rec-text", gpt_score_fn(gpt_text, train_valid_seqs))
 
 counts = np.bincount(loo.train[ITEM_COL], minlength=num_items)
 rare_test = loo.test[counts[loo.test[ITEM_COL].to_numpy()] <= 20]
@@ -594,7 +626,7 @@ largest, smallest = scaling["size"].iloc[-1], scaling["size"].iloc[0]
 judge_here("larger-gptrec-better", V.paired_diff(
     np.stack([t["ndcg@10"] for t in sweep_per_user[largest]]), np.stack([t["ndcg@10"] for t in sweep_per_user[smallest]]),
     seed=SEED, test=f"{largest} − {smallest}, NDCG@10, bootstrap over users and seeds"), seed_floor=floor_ndcg)
-judge_here("item-text-helps-rare", V.paired_diff(
+_ = judge_here("item-text-helps-rare", V.paired_diff(
     rare_per_user["gpt-rec-text"]["hr@10"], rare_per_user["gpt-rec"]["hr@10"], seed=SEED,
     test=f"GPT-rec with text − without, HR@10 on {len(rare_test)} rare-target users"), seed_floor=floor_rare)
 
@@ -606,13 +638,21 @@ for name, fn in [*((n, gpt_score_fn(m, train_valid_seqs)) for n, m in models.ite
                              return_per_pair=True)[1].set_index(USER_COL).reindex(ndcg[name].index)
     inflation_ev[name] = V.paired_diff(pairs["ndcg@10"], ndcg[name], seed=SEED, test=f"{name}: sampled − full NDCG@10")
 weakest = min(inflation_ev, key=lambda n: inflation_ev[n].ci_low)
-judge_here("sampled-inflates-ndcg-05", inflation_ev[weakest], note="the model whose inflation is least certain")
+_ = judge_here("sampled-inflates-ndcg-05", inflation_ev[weakest], note="the model whose inflation is least certain")
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["hr@10", "ndcg@10"]).to_string(), "\n")
 print("model sizes (mean NDCG@10 over seeds): " + ", ".join(
     f"{s} {fmt(v)}" for s, v in zip(scaling["size"], scaling["ndcg@10"], strict=True)))
 print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]))
+print()
+print(recap([
+    "viewing histories as sentences of item tokens, and the causal language-model loss",
+    "recommendation as next-token scoring over the whole catalogue and as greedy or beam generation",
+    "pre-training on older behaviour, then fine-tuning on a recent window, against training on the window alone",
+    "a small scaling sweep over model sizes, with the spread between training seeds",
+    "item text injected into the item tokens, measured on rarely seen target items",
+]))
 
 
 if PROFILE == "full":  # robust directions
@@ -624,7 +664,9 @@ if PROFILE == "full":  # robust directions
 # 1. Generate 10 items with beam search for 100 users and compute HR@10 of the generated lists.
 #    How does it compare with the full-ranking HR@10, and why?
 # 2. Add a special token per user-age group at the start of each sentence. Does it help?
-# 3. Train the d128-l2 model for 4× the epochs. Does the scaling curve change shape?
+# 3. Add a deeper model to the sweep: append `(128, 2)` to the `full` list of `sizes` in
+#    section 5 (it then trains as `d128-l2`), and train it once more with
+#    `epochs=4 * EPOCHS_SMALL`. Does the scaling curve change shape with depth, and with budget?
 
 # %% [markdown] tags=["references"]
 # ## References
