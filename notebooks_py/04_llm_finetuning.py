@@ -83,6 +83,7 @@ PRECISION = "auto"
 
 # %%
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -94,6 +95,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from transformers.utils import logging as hf_logging
 
 from llm4rec_utils import data
 from llm4rec_utils import verdicts as V
@@ -137,10 +139,16 @@ from llm4rec_utils.prompts import (
 )
 from llm4rec_utils.repro import by_profile, check_profile, get_device, resolve_precision, set_seed
 from llm4rec_utils.stats import bootstrap_auc_ci, bootstrap_auc_diff_ci, bootstrap_ci
-from llm4rec_utils.summary import fmt, notebook_table
+from llm4rec_utils.summary import fmt, notebook_table, recap
 from llm4rec_utils.tooling.artifacts import save_model
 from llm4rec_utils.tooling.results import get_metric, read_results, record_metric
 
+# transformers' own code calls its deprecated `is_gradient_checkpointing` whenever peft wraps a
+# model: an internal deprecation inside transformers, not something this notebook's code does
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+# transformers draws a "Loading weights" bar for every model it loads; in a saved notebook it
+# reads 0%, so it is switched off (the package functions below are called with progress=False)
+hf_logging.disable_progress_bar()
 check_profile(PROFILE)
 set_seed(SEED)
 device = get_device(DEVICE)
@@ -178,14 +186,17 @@ print("device:", device, "| profile:", PROFILE, "| precision:", resolve_precisio
 # one it predicts.)
 #
 # TALLRec's own split takes the last 10,000 events and splits them 8:1:1, leaving ~1,000 test
-# samples from a few dozen users. We keep its test part (our last 1,000 samples, all after our
-# cut) only to put our numbers beside theirs: with so few users its interval is wide.
+# samples from few users. We keep its test part (our last 1,000 samples, all after our cut)
+# only to put our numbers beside theirs: the next cell prints how many users it holds, and
+# section 3f how wide the intervals on it are.
 
 # %%
 ds = data.load_movielens_100k(DATA_DIR or None)
 titles = movie_titles(ds.items)  # "Toy Story (1995)": the target is named with its year
 short_titles = movie_titles(ds.items, with_year=False)  # history items without it (see below)
-samples, cut = build_tallrec_samples(ds.ratings, history_len=10, cut_quantile=0.8)
+# how samples are built: also part of the fine-tuned model's cache key (section 6, notebook 08)
+SAMPLE_SETTINGS = dict(history_len=10, cut_quantile=0.8)
+samples, cut = build_tallrec_samples(ds.ratings, **SAMPLE_SETTINGS)
 parts = split_tallrec(samples, N_TRAIN, N_VAL, N_TEST, seed=SEED)
 train_all, test_all = parts["train_all"], parts["test_all"]
 print(f"cut at {pd.Timestamp(cut, unit='s')}: {len(samples):,} samples")
@@ -209,17 +220,20 @@ print(
 )
 
 # %% [markdown]
-# Three prompts as the model sees them. History titles are written without their year: the
-# "( 1996 )" costs 4 tokens per title, up to 40 per prompt, and every token costs compute in
-# every forward pass (the next cell prints the prompt lengths); the target keeps its year. The second form adds the statistics the feature
+# Three prompts as the model sees them. History titles are written without their year: a year
+# costs a few word pieces per title, ten times per prompt, and every token costs compute in
+# every forward pass (the next cell prints what a year costs and the prompt lengths); the target
+# keeps its year. The second form adds the statistics the feature
 # baseline uses (the target's past mean rating and rating count, the user's mean) as words and
 # numbers: a language model can only use a signal that is in its input. The tokenizer is
 # BERT's WordPiece (lower-cased); `[CLS]` starts, `[SEP]` ends, and prompts longer than 128
 # tokens lose their *oldest* history (left truncation), never the question.
 
 # %%
-# make_prompts(frame, signals=True, profile=False), shared with notebook 08
+# make_prompts(frame, signals=True, profile=False), shared with notebook 08; the fine-tuned
+# models read the prompts with PROMPT_SETTINGS (part of the cache key, like SAMPLE_SETTINGS)
 make_prompts = prompt_maker(ds.items, users=ds.users)
+PROMPT_SETTINGS = dict(signals=True)
 
 
 tok, _ = load_base_model(BASE_MODEL, kind="encoder")
@@ -230,7 +244,10 @@ for plain, rich in zip(make_prompts(show, signals=False), make_prompts(show), st
     print("WITH SIGNALS:", rich)
     print(f"TOKENS ({len(ids)}):", " ".join(tok.convert_ids_to_tokens(ids)))
     print()
-lengths = [len(tok(t)["input_ids"]) for t in make_prompts(lm_test)]
+lengths = [len(tok(t)["input_ids"]) for t in make_prompts(lm_test, **PROMPT_SETTINGS)]
+year_pieces = tok.tokenize("(1996)")
+print(f"a year costs {len(year_pieces)} word pieces ({' '.join(year_pieces)}): up to {10 * len(year_pieces)} per "
+      "prompt of 10 history titles")
 print("prompt length in tokens: median", int(np.median(lengths)), "| max", max(lengths))
 del _
 
@@ -314,7 +331,7 @@ baseline_scores = {
 }
 
 # %%
-auc_rows = []
+auc_rows = {}  # (model, protocol) -> row: re-running a cell replaces its row, never adds one
 
 
 def report_auc(model, frame, scores, trainable=None, wall=None, protocol="tallrec-time", **extra):
@@ -330,7 +347,7 @@ def report_auc(model, frame, scores, trainable=None, wall=None, protocol="tallre
     for name, v in metrics.items():
         record(model, protocol, name, v, **extra)
     if not extra:
-        auc_rows.append({"model": model, "protocol": protocol, **metrics})
+        auc_rows[model, protocol] = {"model": model, "protocol": protocol, **metrics}
     return value
 
 
@@ -340,7 +357,7 @@ for name, fn in baseline_scores.items():
     # and on every test-period sample: the baselines are cheap, and this checks that the
     # 2,500-sample LM test set is not a lucky or unlucky draw
     report_auc(name, test_all, fn(test_all), protocol="tallrec-time-all")
-pd.DataFrame(auc_rows).round(4)
+pd.DataFrame(auc_rows.values()).round(4)
 
 
 # %% [raw]
@@ -395,13 +412,14 @@ assert abs(my_auc(_y, _s) - auc(_y, _s)) < 1e-12
 # # END QUESTION
 
 # %% [markdown]
-# These baselines are strong. Two things explain it: whether a user likes a movie depends a
-# lot on the *movie* (some films are liked by almost everyone) and on the *user* (some users
-# rate everything high), and both are one number each. Three protocols above: `tallrec-time`
+# Why such simple baselines can be hard to beat: whether a user likes a movie depends a lot on
+# the *movie* (some films are liked by almost everyone) and on the *user* (some users rate
+# everything high), and both are one number each. Three protocols above: `tallrec-time`
 # is the 2,500-sample test set every model below is scored on; `tallrec-time-all` is every
 # test-period sample (is the 2,500 a fair draw?); `tallrec-last1000` is TALLRec's small test
-# split (compare the same features' score there): its last 1,000 events come from a few dozen
-# users, and the interval shows how little they pin down. Conclusions use the larger split.
+# split (compare the same features' score there): its last 1,000 events come from few users
+# (the cell in section 1 prints how many), so compare its interval widths with the others'
+# (section 3f prints them). Conclusions use the larger split.
 #
 # ## 3. Language-model variants
 #
@@ -413,7 +431,7 @@ assert abs(my_auc(_y, _s) - auc(_y, _s)) < 1e-12
 
 # %%
 texts = {
-    name: make_prompts(frame)
+    name: make_prompts(frame, **PROMPT_SETTINGS)
     for name, frame in [
         ("train", lm_train),
         ("val", lm_val),
@@ -424,10 +442,12 @@ texts = {
 y_train, y_val = lm_train[LABEL_COL].to_numpy(), lm_val[LABEL_COL].to_numpy()
 for name, signals in [("lm-probe-plain", False), ("lm-probe", True)]:
     start = time.perf_counter()
-    emb_train = encode_texts(make_prompts(lm_train, signals), BASE_MODEL, device=device, precision=PRECISION)
+    emb_train = encode_texts(make_prompts(lm_train, signals), BASE_MODEL, device=device, precision=PRECISION,
+                             progress=False)
     probe = LogisticRegression(max_iter=2000, C=1.0).fit(emb_train, y_train)
     probe_wall = time.perf_counter() - start
-    emb_test = encode_texts(make_prompts(lm_test, signals), BASE_MODEL, device=device, precision=PRECISION)
+    emb_test = encode_texts(make_prompts(lm_test, signals), BASE_MODEL, device=device, precision=PRECISION,
+                            progress=False)
     probe_test = probe.predict_proba(emb_test)[:, 1]
     report_auc(name, lm_test, probe_test, trainable=emb_train.shape[1] + 1, wall=probe_wall)
     print(f"{name}: AUC {auc(lm_test[LABEL_COL], probe_test):.4f}, fitted in {probe_wall:.1f} s")
@@ -441,8 +461,9 @@ for name, signals in [("lm-probe-plain", False), ("lm-probe", True)]:
 # prices the difference.
 # `AutoModelForSequenceClassification` puts one linear output on BERT's pooled `[CLS]` vector;
 # *every* weight is trained with binary cross-entropy. AdamW, learning rate 5e-5 with a linear
-# warm-up over the first 10% of steps (the *LLM4Rec pipeline* article's advice: large early steps wreck
-# pretrained weights), gradient clipping at norm 1, validation AUC every few steps, the best state kept.
+# warm-up over the first 10% of steps (the *LLM4Rec pipeline* article's advice, on the grounds that
+# large early steps can wreck pretrained weights; section 3h measures whether it helps here),
+# gradient clipping at norm 1, validation AUC every few steps, the best state kept.
 #
 # **Mixed precision.** With `PRECISION = "auto"` (the setup cell prints what it resolved to) the
 # matrix products run in **bfloat16** wherever the hardware multiplies it fast (CPUs with Intel
@@ -462,9 +483,9 @@ histories, test_scores, lm_models = {}, {}, {}
 def train_and_report(name, model, cfg, prompts=texts, test_frame=lm_test):
     trainable = count_parameters(model, trainable_only=True)
     hist = finetune_text_model(
-        model, tok, prompts["train"], y_train, cfg, prompts["val"], y_val, seed=SEED, device=device
+        model, tok, prompts["train"], y_train, cfg, prompts["val"], y_val, seed=SEED, device=device, progress=False
     )
-    scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, desc=f"score {name}")
+    scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, progress=False)
     histories[name], test_scores[name] = hist, scores
     report_auc(name, test_frame, scores, trainable=trainable, wall=hist["wall_s"])
     print(
@@ -472,6 +493,12 @@ def train_and_report(name, model, cfg, prompts=texts, test_frame=lm_test):
         f"({trainable / count_parameters(model):.2%}) | {hist['wall_s']:.0f} s, "
         f"{hist['samples_per_s']:.1f} samples/s | best validation step {hist['best_step']}"
     )
+    last = hist["eval"][-1][0] if hist["eval"] else None
+    if hist["best_step"] == last:
+        print(f"  the best validation step is the last one evaluated ({last} of {hist['steps']} steps): "
+              "still improving when training stopped")
+    elif last is not None:
+        print(f"  validation AUC peaked at step {hist['best_step']}; the last evaluation was at step {last}")
     return hist
 
 
@@ -560,7 +587,7 @@ def bench_run(name, model, lr, prompts=bench_texts, warmup=0.1, hooks=None, seed
     seed's run is the one recorded; every seed's scores are kept for the paired tests)."""
     cfg = FinetuneConfig(lr=lr, batch_size=16, eval_every=10**9, patience=None, warmup_frac=warmup, precision=PRECISION)
     hist = finetune_text_model(
-        model, tok, prompts["train"], bench_y, cfg, seed=seed, device=device, **(hooks or {})
+        model, tok, prompts["train"], bench_y, cfg, seed=seed, device=device, progress=False, **(hooks or {})
     )
     scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, progress=False)
     bench_seed_scores.setdefault(name, []).append(scores)
@@ -711,7 +738,7 @@ plt.show()
 # samples (the LM never trained on them), and score the test.
 
 # %%
-val_logit = predict_texts(lm_models["lm-full"], tok, texts["val"], device=device, precision=PRECISION, desc="score val")
+val_logit = predict_texts(lm_models["lm-full"], tok, texts["val"], device=device, precision=PRECISION, progress=False)
 
 
 def stack_X(frame, logit):
@@ -721,35 +748,48 @@ def stack_X(frame, logit):
 stack = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 stack.fit(stack_X(lm_val, val_logit), y_val)
 stack_scores = stack.predict_proba(stack_X(lm_test, test_scores["lm-full"]))[:, 1]
-report_auc("lm-full+features", lm_test, stack_scores, trainable=6)
+_ = report_auc("lm-full+features", lm_test, stack_scores, trainable=6)
 # the features-only model fitted on the same validation samples, for a like-for-like check
 val_only = fit_logreg(lm_val)
-report_auc(
+_ = report_auc(
     "feature-logreg-val", lm_test, val_only.predict_proba(lm_test[X_COLS])[:, 1], trainable=5
 )
 
 # %% [markdown]
 # ### 3f. TALLRec's small test set, for comparison with the paper
 # The fine-tuned cross-encoder on our last 1,000 samples (TALLRec's split: ~1,000 samples
-# from a few dozen users).
+# from few users). The cell prints how many users that is and how wide the intervals on it
+# are beside those on the larger test sets: TALLRec's published AUCs (section 3g) come from a
+# split like this one.
 
 # %%
 if PROFILE != "smoke":  # 1,000 more forward passes; skipped in the smoke profile
     tallrec_logit = predict_texts(
-        lm_models["lm-full"], tok, texts["tallrec"], device=device, precision=PRECISION, desc="score"
+        lm_models["lm-full"], tok, texts["tallrec"], device=device, precision=PRECISION, progress=False
     )
-    report_auc("lm-full", tallrec_test, tallrec_logit, protocol="tallrec-last1000")
-table = pd.DataFrame(auc_rows)
+    _ = report_auc("lm-full", tallrec_test, tallrec_logit, protocol="tallrec-last1000")
+table = pd.DataFrame(auc_rows.values())
 table["interval width"] = table["auc_ci_high"] - table["auc_ci_low"]
+width = table.set_index(["model", "protocol"])["interval width"]
+tallrec_users = tallrec_test[USER_COL].nunique()
+print(f"TALLRec-style test set: {len(tallrec_test):,} samples from {tallrec_users} users, a small test set. "
+      f"feature-logreg's interval on it is {width['feature-logreg', 'tallrec-last1000']:.3f} wide, against "
+      f"{width['feature-logreg', 'tallrec-time']:.3f} on our {len(lm_test):,}-sample test set "
+      f"({lm_test[USER_COL].nunique()} users) and {width['feature-logreg', 'tallrec-time-all']:.3f} on all "
+      f"{len(test_all):,} test-period samples ({test_all[USER_COL].nunique()} users)")
 table.round(4)
 
 # %% [markdown]
 # ### 3g. A few-shot curve
-# LoRA and the feature baseline trained on 16, 64, 256 and 1,024 samples (and on everything
-# each can afford: the LM's full budget of section 3c, all 72k samples for the features),
-# scored on the same test sample (its first 800 samples here, to save time). Small sets get
-# more epochs (up to 8) so the curve is not just "fewer steps". TALLRec's published AUC
-# (LLaMA-7B with LoRA on MovieLens-100K) is drawn beside ours; it uses its own small split.
+# LoRA and the feature baseline trained on the sample counts in `SHOTS` (16, 64 and 256 in the
+# full profile; the GPU profile adds 1,024 and 4,096; the cell prints each point), and on
+# everything each can afford: the LM's full budget of section 3c, all 72k samples for the
+# features. All are scored on the same test sample (its first `N_FEWSHOT_TEST` samples, to save
+# time). Small sets get more epochs (up to `FEWSHOT_MAX_EPOCHS`) so the curve is not just "fewer
+# steps". TALLRec's published AUCs (LLaMA-7B with LoRA on MovieLens-100K) are drawn beside ours:
+# they were measured on TALLRec's own small test split (section 3f prints how few users a split
+# like it holds), ours on the test sample, so the two lines are read side by side, not as one
+# comparison.
 
 # %%
 fewshot_test = lm_test.head(N_FEWSHOT_TEST)
@@ -769,14 +809,7 @@ for shots in SHOTS:
     epochs = int(np.clip(1024 // shots, 1, FEWSHOT_MAX_EPOCHS))
     cfg = FinetuneConfig(lr=1e-3, epochs=epochs, batch_size=16, eval_every=10**9, patience=None, precision=PRECISION)
     hist = finetune_text_model(
-        model,
-        tok,
-        texts["train"][:shots],
-        y_train[:shots],
-        cfg,
-        seed=SEED,
-        device=device,
-        progress=False,
+        model, tok, texts["train"][:shots], y_train[:shots], cfg, seed=SEED, device=device, progress=False
     )
     lora_auc = auc(y_few, predict_texts(model, tok, fewshot_texts, device=device, precision=PRECISION, progress=False))
     curve.append({"model": "lm-lora", "shots": shots, "auc": lora_auc, "wall_s": hist["wall_s"]})
@@ -807,11 +840,14 @@ published = pd.DataFrame({"shots": [16, 64, 256], "auc": [0.672, 0.675, 0.720]})
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, part in curve.groupby("model"):
     ax.plot(part["shots"], part["auc"], marker="o", label=f"{name} (ours, MiniLM / features)")
-ax.plot(published["shots"], published["auc"], "k--s", label="TALLRec, LLaMA-7B + LoRA (published)")
+ax.plot(published["shots"], published["auc"], "k--s",
+        label=f"TALLRec, LLaMA-7B + LoRA (published, its own test split; one like it: {tallrec_users} users here)")
 ax.axhline(0.5, color="grey", lw=0.8, ls=":")
 ax.set(xscale="log", xlabel="training samples", ylabel="test AUC", title="Few-shot curve")
 ax.legend(fontsize=8)
 plt.show()
+print(f"ours: {len(fewshot_test):,} test samples from {fewshot_test[USER_COL].nunique()} users; TALLRec's published "
+      f"points: its own small test split (a split like it holds {tallrec_users} users here)")
 curve.round(4)
 
 # %% [markdown]
@@ -820,8 +856,9 @@ curve.round(4)
 # seed, same test subsample) and reports the AUC difference with a **paired** interval: both
 # models are scored on each bootstrap resample of users, so what the users share cancels.
 #
-# - **Warm-up.** Section 3b credits the linear warm-up (*LLM4Rec pipeline*: large early steps
-#   wreck pretrained weights). Here the run starts at the full learning rate instead.
+# - **Warm-up.** Section 3b follows the *LLM4Rec pipeline* article's advice of a linear warm-up
+#   (its reason: large early steps can wreck pretrained weights). Here the run starts at the full
+#   learning rate instead; section 7 decides the claim from the paired interval.
 # - **The user's profile.** MovieLens records each user's age, gender and occupation at
 #   sign-up (they leak nothing about later ratings). The prompt gains a last sentence, "The user
 #   is a 24-year-old male technician.", placed last so that truncation cuts old history, never
@@ -872,19 +909,21 @@ with torch.no_grad():  # start the output at the mean rating: the head only lear
 REG_CFG = FinetuneConfig(
     lr=5e-5, epochs=1, batch_size=16, eval_every=EVAL_EVERY, patience=None, loss="mse", precision=PRECISION
 )
+# np.array copies: pandas hands out read-only views, which torch warns about when it wraps them
 reg_hist = finetune_text_model(
     reg_model,
     tok,
     reg_texts["train"],
-    reg_train[RATING_COL].to_numpy(np.float32),
+    np.array(reg_train[RATING_COL], dtype=np.float32),
     REG_CFG,
     reg_texts["val"],
-    lm_val[RATING_COL].to_numpy(np.float32),
+    np.array(lm_val[RATING_COL], dtype=np.float32),
     seed=SEED,
     device=device,
+    progress=False,
 )
 reg_pred = np.clip(
-    predict_texts(reg_model, tok, reg_texts["test"], device=device, precision=PRECISION, desc="score"), 1, 5
+    predict_texts(reg_model, tok, reg_texts["test"], device=device, precision=PRECISION, progress=False), 1, 5
 )
 y_rating = lm_test[RATING_COL].to_numpy()
 lm_rmse = rmse(y_rating, reg_pred)
@@ -897,6 +936,7 @@ mf, mf_hist = train_mf(
     train_ratings,
     MFConfig(num_users, num_items, epochs=by_profile(PROFILE, smoke=2, full=40)),
     seed=SEED,
+    progress=False,
 )
 with torch.no_grad():
     mf_pred = mf(
@@ -981,10 +1021,9 @@ assert np.isclose(clipped_rmse([2], [2.5], low=0, high=10), 0.5)
 # from the literature: **LLMRank** (Hou et al. 2024) asks a large language model to order a list
 # of candidate titles given the user's history, zero-shot; **LLaRA** (Liao et al. 2024)
 # fine-tunes a language model on "which item comes next" with item embeddings in the prompt.
-# While building this notebook we also fine-tuned the encoder LLaRA-style on 1,000 pairs
-# ("Will the user watch X next?"); it did no better than a random order on these users and was
-# dropped to keep the notebook within its CPU budget: a ranker needs far more pairs than that,
-# or a model that already knows which movies people watch.
+# A LLaRA-style fine-tuning of this encoder ("Will the user watch X next?") is not part of this
+# notebook: learning which movies people watch next takes far more pairs than the CPU budget
+# affords, or a model that already knows it; notebook 09 ranks with prompted language models.
 
 # %%
 rng = np.random.default_rng(SEED)
@@ -1027,7 +1066,8 @@ firsts = test_all.groupby(USER_COL, sort=True).head(1)
 firsts = firsts.sample(min(N_RERANK, len(firsts)), random_state=SEED).sort_values(USER_COL)
 cands, cand_frame = candidate_rows(firsts, 19)  # cands (users, 20), the true item in column 0
 like_cand = predict_texts(
-    lm_models["lm-full"], tok, make_prompts(cand_frame), device=device, precision=PRECISION, desc="rerank (like)"
+    lm_models["lm-full"], tok, make_prompts(cand_frame, **PROMPT_SETTINGS), device=device, precision=PRECISION,
+    progress=False,
 ).reshape(cands.shape)
 
 # %%
@@ -1113,7 +1153,7 @@ assert np.isclose(_m[0], 0.05) and np.isclose(_m[1], 0.2272, atol=1e-4)
 # ## 6. Everything on one table
 
 # %%
-summary = pd.DataFrame(auc_rows)
+summary = pd.DataFrame(auc_rows.values())
 summary = summary[summary["protocol"] == "tallrec-time"].set_index("model")
 # notebook 02's BiLSTM over GloVe, scored on the same test samples (same split and seed)
 earlier = read_results(RESULTS_PATH)
@@ -1159,17 +1199,25 @@ plt.show()
 
 # %%
 # Keep the fine-tuned cross-encoder and its test scores for notebook 08 (compression) in the
-# artefact cache, keyed by the recipe, base model, samples, seed, profile and code version
-cache_parts = tallrec_cache_parts(FULL_CFG, BASE_MODEL, PROFILE, SEED, device)
+# artefact cache, keyed by the recipe, base model, samples (and how they are built), prompts, seed,
+# profile and code version; notebook 08 builds the same key to find it
+cache_parts = {**tallrec_cache_parts(FULL_CFG, BASE_MODEL, PROFILE, SEED, device),
+               "samples": SAMPLE_SETTINGS, "prompts": PROMPT_SETTINGS}
 extras = {"test_index": lm_test.index.to_numpy(), "test_scores": test_scores["lm-full"],
           "scored_in_fp32": np.array(resolve_precision(PRECISION, device) == "fp32")}
 print("saved to", save_model(Path(RESULTS_PATH).parent / "cache", "tallrec-lm-full", lm_models["lm-full"], extras, **cache_parts))
 
 # %% [markdown]
 # ### Exercise 6.1 (explain the number, not auto-graded)
-# In the table above, find the language model with the narrowest and the widest interval.
-# Both were scored on the same test samples: what makes one interval wider than the other? Then
-# say which single number in the table you would report to a product manager, and why.
+# Section 7 below compares two models scored on the same test samples by a *paired* interval:
+# each bootstrap resample of users scores both models and keeps the difference of their AUCs.
+# Compare the width of that interval for "the LM's score adds to the four features" (stacking,
+# both fitted on the validation samples; the Summary prints it) with the widths of the two models' own intervals in
+# the table above (`lm-full+features` and `feature-logreg-val`). Resampling the same users for
+# both cancels what the two models share user by user: say why the interval of a difference can
+# then be narrower than either model's own interval, and when it would instead be wider (up to
+# √2 times as wide, for two models whose errors are unrelated). Which case does this run show?
+# Then say which single number in the table you would report to a product manager, and why.
 
 # %% [markdown]
 # ## 7. The claims, decided
@@ -1189,7 +1237,8 @@ judge_here = partial(judge, results_path=RESULTS_PATH)
 y_lm, users_lm = lm_test[LABEL_COL].to_numpy(), lm_test[USER_COL].to_numpy()
 features_test = baseline_scores["feature-logreg"](lm_test)
 best_val = V.select_on_validation({name: histories[name]["best"] for name in ["lm-full", "lm-lora"]})
-print("validation AUC:", {n: round(histories[n]["best"], 4) for n in ["lm-full", "lm-lora"]}, "-> chosen:", best_val)
+print("validation AUC:", ", ".join(f"{n} {histories[n]['best']:.4f}" for n in ["lm-full", "lm-lora"]),
+      "-> chosen:", best_val)
 judge_here("lm-beats-features", V.auc_diff(y_lm, test_scores[best_val], features_test, users_lm, n_boot=500,
                                            seed=SEED, test=f"AUC({best_val}) − AUC(feature-logreg), paired over users"))
 judge_here("lm-adds-to-features", V.auc_diff(
@@ -1215,18 +1264,19 @@ sq_enc, sq_mf = (y_rating - reg_pred) ** 2, (y_rating - np.clip(mf_pred, 1, 5)) 
 judge_here("encoder-regression-beats-mf", V.bootstrap_stat(
     lambda a, b: np.sqrt(a.mean()) - np.sqrt(b.mean()), sq_enc, sq_mf, n_boot=1000, seed=SEED,
     test="RMSE(encoder) − RMSE(MF), same test samples, bootstrap over samples"))
-judge_here("rerank-beats-random", V.exceeds(
+_ = judge_here("rerank-beats-random", V.exceeds(
     rerank_hits["lm-full"].mean(), 1 / 20, "HR@1 among 20 candidates (random: 1/20)", units=len(firsts),
     ci=bootstrap_ci(rerank_hits["lm-full"], seed=SEED)))
 
 # %% [markdown]
 # ## 8. Summary
 #
-# Printed from this run: the headline table, then one line per claim with its verdict. Why the
-# numbers come out as they do: with 2,000 samples the language model has to learn to read
-# numbers written as word pieces ("3 . 8") and how good a film is from its title, while the
-# regression gets exact numbers and every training sample. A 7-billion-parameter model (TALLRec
-# uses LLaMA-7B) already knows which films are good; a 22.7M-parameter sentence encoder does not.
+# Printed from this run: the headline table, one line per claim with its verdict, and a recap
+# of what the notebook taught. What separates the models, whatever the numbers: with 2,000
+# samples the language model has to learn to read numbers written as word pieces ("3 . 8") and
+# how good a film is from its title, while the regression gets exact numbers and every training
+# sample. A 7-billion-parameter model (TALLRec uses LLaMA-7B) has read about films in
+# pretraining; a 22.7M-parameter sentence encoder has far less to draw on.
 #
 # **What a GPU run changes** (`PROFILE="gpu"`): 20,000 training samples instead of 2,000, 3
 # LoRA epochs, a few-shot point at 4,096 samples and the whole 18k test period. MiniLM is small enough for one
@@ -1274,7 +1324,15 @@ lines = [
     f"  re-ranking HR@1: like-classifier {fmt(m('lm-full', 'rerank-20', 'hr@1'))}, popularity "
     f"{fmt(m('popularity', 'rerank-20', 'hr@1'))}, EASE {fmt(m('cf', 'rerank-20', 'hr@1'))}, random 0.05",
 ]
-print("\n".join(lines))
+print("\n".join(lines), "\n")
+print(recap([
+    "The TALLRec task built honestly: a split by time, features that leak nothing, user-level intervals.",
+    "A 4-feature logistic regression as the baseline every language model is set beside.",
+    "What LoRA trains: its parameter count derived by formula, asserted against peft, and its cost.",
+    "How quality is measured against the number of training samples (a few-shot curve).",
+    "One fine-tuned encoder serving classification, rating regression and re-ranking.",
+    "How a piece of advice is measured: a paired ablation, for the warm-up and for the user's profile.",
+]))
 if PROFILE == "full":  # robust directions
     assert m("lm-lora", "tallrec-time", "trainable_params") == 6 * 2 * 8 * 768 + 147_840 + 385
     assert m("cf", "rerank-20", "hr@1") > 0.05
@@ -1287,8 +1345,9 @@ if PROFILE == "full":  # robust directions
 # 4. Move the profile sentence (section 3h) to the start of the prompt and set
 #    `max_length=64` in the fine-tuning config. How many test prompts lose it to truncation,
 #    and what happens to the profile's AUC gain?
-# 5. Give prefix tuning 4 and 64 virtual tokens (section 3d). Which count matches LoRA's
-#    parameters, and does its AUC follow?
+# 5. Give prefix tuning 4 and 64 virtual tokens instead of 16 (section 3d). The table there
+#    shows that 16 tokens train exactly as many parameters as LoRA r = 8: how do 4 and 64
+#    compare, and does the AUC follow the parameter count?
 
 # %% [markdown] tags=["references"]
 # ## References
