@@ -92,6 +92,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -99,6 +100,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from transformers.utils import logging as hf_logging
 
 from llm4rec_utils import data, preprocess, splits
 from llm4rec_utils import verdicts as V
@@ -145,10 +147,19 @@ from llm4rec_utils.sequential import (
     user_sequences,
 )
 from llm4rec_utils.stats import bootstrap_ci
-from llm4rec_utils.summary import notebook_table
+from llm4rec_utils.summary import notebook_table, recap
 from llm4rec_utils.tooling.artifacts import code_version, load_model
 from llm4rec_utils.tooling.results import record_metric
 
+# transformers' own code calls its deprecated `is_gradient_checkpointing` whenever peft wraps a
+# model: an internal deprecation inside transformers, not something this notebook's code does
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+# peft notices that GPT-2's attention projection is a Conv1D (weights stored transposed) and sets
+# fan_in_fan_out=True itself; its warning reports that correction, which section 6 relies on
+warnings.filterwarnings("ignore", message=".*fan_in_fan_out is set to False.*", category=UserWarning)
+# transformers draws a "Loading weights" bar for every model it loads; in a saved notebook it
+# reads 0%, so it is switched off (the package functions below are called with progress=False)
+hf_logging.disable_progress_bar()
 check_profile(PROFILE)
 set_seed(SEED)
 device = get_device(DEVICE)
@@ -159,7 +170,8 @@ sns.set_theme(style="whitegrid")
 N_USERS = by_profile(PROFILE, smoke=60, full=943)  # test users, 20 candidates each
 N_LLM_USERS = by_profile(PROFILE, smoke=3, full=6, gpu=200)  # users a causal LM ranks (slow)
 N_SHUFFLES = 3  # candidate orders per ranker: the position-bias test
-MAX_HISTORY = 20  # most recent titles in a prompt
+MAX_HISTORY = 20  # the most recent titles a prompt lists (LLMRank's prompts: up to 50)
+RECENT_FIRST = True  # list them newest first (LLMRank's prompts: oldest first, i.e. False)
 print("device:", device, "| profile:", PROFILE)
 
 # %% [markdown]
@@ -168,8 +180,15 @@ print("device:", device, "| profile:", PROFILE)
 # time, ties broken by the documented seeded hash) is the true next item, and everything before
 # it is the history. The candidate list is that item plus 19 movies the user never rated, drawn at
 # random, so a random order ranks the truth first with probability HR@1 = 0.05. The model sees
-# the candidates **in a shuffled order** (the truth in a random place; section 4 shows why), and
-# the most recent titles of the history, newest first.
+# the candidates **in a shuffled order** (the truth in a random place; section 4 shows why).
+#
+# **The history in the prompt** is the user's `MAX_HISTORY` = 20 most recent titles, written
+# **newest first** (`RECENT_FIRST = True`). That is a choice, and not LLMRank's: its prompts list
+# up to 50 titles, oldest first (its *recency-focused* variant adds a sentence naming the most
+# recent one). Newest first puts the recent titles where a reader that stops early, or a
+# tokenizer that truncates the end, still sees them. To follow LLMRank, set
+# `MAX_HISTORY = 50` and `RECENT_FIRST = False` in the set-up cell: every prompt, the bi-encoder
+# and the LLM rankers read both. (Section 4b measures the order for the encoder.)
 #
 # Metrics: **HR@1** (the truth ranked first) and **NDCG@10** (1/log₂(rank + 1) when the truth is in
 # the top 10). The cell prints what a random order scores on both, the floor every ranker here
@@ -202,7 +221,7 @@ floor = random_floor(20, 10)
 print(f"{len(users)} users x {cands.shape[1]} candidates (the truth in column 0 of `cands`)")
 print(f"a random order scores NDCG@10 {floor['ndcg@10']:.4f} and HR@1 {floor['hr@1']:.2f} on average")
 shown = cands[0][np.random.default_rng(SEED).permutation(20)]
-print("\n" + rank_prompt(history(0), titles_of(shown), max_history=MAX_HISTORY))
+print("\n" + rank_prompt(history(0), titles_of(shown), max_history=MAX_HISTORY, recent_first=RECENT_FIRST))
 print("\n(the truth for this user:", item_title[cands[0, 0]] + ")")
 
 
@@ -256,9 +275,11 @@ assert my_random_floor(1) == (1.0, 1.0)
 # ## 2. Parsing an answer
 # A chat model answers in prose. Each line of the answer is stripped of numbering and bullets,
 # normalised (lower case, no year, "Usual Suspects, The" → "the usual suspects") and matched to
-# the closest candidate title (exact, else a close string match). An answer is **valid** when it
-# names every candidate once and nothing else; candidates it leaves out share the remaining places
-# at random, so omitting the truth never helps. Three made-up answers show the cases:
+# the closest candidate title (exact, else a close string match); lines of talk around the list
+# (a preamble, a sign-off) are ignored. An answer is **valid** when it names every candidate once
+# and nothing else. A true item the answer leaves out counts as a miss, ranked beyond the list,
+# as LLMRank scores it (`run_rerank(..., omitted="random")` would instead give it a random place
+# among the candidates left out). Three made-up answers show the cases:
 
 # %%
 shown_titles = titles_of(shown)
@@ -342,14 +363,14 @@ assert sum(clean_title(t) == normalize_title(t) for t in _titles.values()) / len
 #
 # ### 3a. The offline backend: the sentence encoder as a bi-encoder
 # A **bi-encoder** embeds the two sides separately and compares them: here the history (the
-# recent titles joined into one text, newest first) and each candidate title, by cosine
+# recent titles joined into one text, in the order `RECENT_FIRST` sets) and each candidate title, by cosine
 # similarity. It is a real pretrained model (all-MiniLM-L6-v2) that knows English but has never
 # seen a rating; it is *not* a prompted LLM and does not read instructions. Every text is encoded
 # once and cached.
 
 # %%
 encode = partial(encode_texts, base_model=BASE_MODEL or None, device=device, progress=False, cache_dir=CACHE)
-bi = BiEncoderRanker(encode, recent_first=True, max_history=MAX_HISTORY, seed=SEED)
+bi = BiEncoderRanker(encode, recent_first=RECENT_FIRST, max_history=MAX_HISTORY, seed=SEED)
 start = time.perf_counter()
 bi.warm(list(item_title) + [bi.history_text(history(r)) for r in range(len(users))])
 print(f"encoded {len(bi.cache):,} texts in {time.perf_counter() - start:.1f} s")
@@ -363,7 +384,8 @@ def evaluate(name, rank_fn, n=None):
     return runs[name][0].metrics()
 
 
-evaluate("minilm-biencoder", lambda r, shown: bi.rank(history(r), titles_of(shown)))
+res = evaluate("minilm-biencoder", lambda r, shown: bi.rank(history(r), titles_of(shown)))
+print(f"minilm-biencoder: NDCG@10 {res['ndcg@10']:.4f}, HR@1 {res['hr@1']:.4f} on {len(users)} users")
 
 # %% [markdown]
 # ### 3b. Baselines on the same candidates
@@ -437,8 +459,8 @@ plt.show()
 # %%
 shuffled = {r: list(np.random.default_rng(SEED + r).permutation(history(r)[-MAX_HISTORY:]))
             for r in range(len(users))}
-variants = {  # label: (ranker, history of row r as it is written)
-    "newest first": (bi, history),
+variants = {  # label: (ranker, history of row r as it is written), whatever RECENT_FIRST says
+    "newest first": (BiEncoderRanker(encode, recent_first=True, max_history=MAX_HISTORY, cache=bi.cache), history),
     "oldest first": (BiEncoderRanker(encode, recent_first=False, max_history=MAX_HISTORY, cache=bi.cache), history),
     "shuffled": (BiEncoderRanker(encode, recent_first=False, max_history=MAX_HISTORY, cache=bi.cache),
                  lambda r: shuffled[r]),
@@ -460,8 +482,9 @@ order_table.round(4)
 # %% [markdown]
 # ### 4c. Popularity of what each ranker puts first
 # LLMRank found that prompted LLMs favour popular candidates. The same question for every ranker
-# here: the mean popularity percentile (0 = the least rated movie, 1 = the most rated) of the item
-# each ranker puts first, beside that of the true next items and of all candidates.
+# so far: the mean popularity percentile (0 = the least rated movie, 1 = the most rated) of the
+# item each ranker puts first, beside that of the true next items and of all candidates. Section
+# 5c asks it again once the prompted rankers have run.
 
 # %%
 pct = {name: popularity_percentile(r[0].top1, pop).mean() for name, r in runs.items()}
@@ -478,9 +501,9 @@ pct.round(3)
 
 # %% [markdown]
 # ### Exercise 4.1 (explain, not auto-graded)
-# The scripted echo endpoint returns the candidates in the order shown. Using the position
-# spread and HR@1 printed above, explain why shuffling the candidates is part of the protocol,
-# and what a real LLM's spread would tell you.
+# The scripted echo endpoint of section 5b (below) returns the candidates in the order shown.
+# Using the position spread and HR@1 that section 5b prints, explain why shuffling the
+# candidates is part of the protocol, and what a real LLM's spread would tell you.
 
 # %% [markdown]
 # ## 5. Prompted LLMs
@@ -490,7 +513,8 @@ pct.round(3)
 # forward pass per candidate, and blind to nothing: the prompt still lists the candidates in the
 # shown order). **Generation**: decode the answer greedily and parse it (what a chat user sees;
 # answers can be incomplete or invent movies, counted by the valid share). **Few-shot** prepends
-# one worked example (another user's history, candidates and the true item first).
+# one worked example: another user's history and candidates, answered the way the instruction
+# asks, with all 20 candidates (that user's true item first, the others in the order shown).
 #
 # **Without `DECODER_MODEL` the model is a 2-layer GPT-2 with random weights on a handful of
 # users: it checks the code path and its numbers are not results** (not recorded).
@@ -501,17 +525,23 @@ if DECODER_MODEL:
     dec_name, note = Path(DECODER_MODEL).name.lower(), ""
 else:
     dec_tok, _ = load_base_model(BASE_MODEL, kind="encoder")
-    dec_lm = tiny_gpt2(len(dec_tok), seed=SEED, n_positions=1024).to(device)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # GPT-2's default token ids (50256) lie outside this small vocabulary:
+    dec_lm = tiny_gpt2(len(dec_tok), seed=SEED, n_positions=1024).to(device)  # harmless for a random model
+    hf_logging.set_verbosity(verbosity)
+    dec_tok.model_max_length = dec_lm.config.n_positions  # the encoder's tokenizer says 512; this model reads 1,024
     dec_name, note = "tiny-random-gpt2", "  <- random weights: a code-path check, NOT a result"
 n_llm = min(N_LLM_USERS, len(users))
 demo_shown = cands[-1][np.random.default_rng(SEED).permutation(20)]
-demo = (history(len(users) - 1), titles_of(demo_shown), titles_of(cands[-1][:1]))  # truth first
+demo_answer = [cands[-1, 0], *[c for c in demo_shown if c != cands[-1, 0]]]  # all 20: the truth first
+assert sorted(demo_answer) == sorted(demo_shown)
+demo = (history(len(users) - 1), titles_of(demo_shown), titles_of(demo_answer))
 settings = {"likelihood": ("likelihood", {}), "generate": ("generate", {}),
             "generate-1-shot": ("generate", {"examples": [demo]})}
 new_tokens = by_profile(PROFILE, smoke=16, full=48, gpu=400)  # ~10 tokens per title
 for label, (mode, extra) in settings.items():
     llm = CausalLMRanker(dec_lm, dec_tok, mode=mode, device=device, max_new_tokens=new_tokens,
-                         prompt_kwargs={"max_history": MAX_HISTORY, **extra}, seed=SEED)
+                         prompt_kwargs={"max_history": MAX_HISTORY, "recent_first": RECENT_FIRST, **extra}, seed=SEED)
     start = time.perf_counter()
     res = evaluate(f"{dec_name}-{label}", lambda r, shown, m=llm: m.rank(history(r), titles_of(shown)), n=n_llm)
     print(f"{dec_name} {label}: {n_llm} users x {N_SHUFFLES} orders in {time.perf_counter() - start:.1f} s; "
@@ -535,7 +565,8 @@ print("\nlast generated answer:", repr(llm.generate(llm.prompt(history(0), title
 if LLM_ENDPOINT:
     client = EndpointClient(LLM_ENDPOINT, LLM_MODEL, cache_dir=CACHE / "llm", api_key=os.environ.get("LLM_API_KEY"),
                             budget=by_profile(PROFILE, smoke=20, full=3 * N_USERS))
-    ep = EndpointRanker(client, name=f"endpoint-{LLM_MODEL}", prompt_kwargs={"max_history": MAX_HISTORY})
+    ep = EndpointRanker(client, name=f"endpoint-{LLM_MODEL}",
+                        prompt_kwargs={"max_history": MAX_HISTORY, "recent_first": RECENT_FIRST})
     evaluate(ep.name, lambda r, shown: ep.rank(history(r), titles_of(shown)), n=by_profile(PROFILE, smoke=5, full=N_USERS))
     print(f"{ep.name}: {client.requests} requests, {client.cache_hits} answers from the cache")
 else:
@@ -549,6 +580,34 @@ else:
           f"(random: {floor['hr@1']:.2f}), NDCG@10 spread over {N_SHUFFLES} orders {position_spread(echo):.3f}")
     print(f"scripted echo, truth always shown first: HR@1 {truth_first.metrics()['hr@1']:.3f}")
     print(f"{client.requests} requests to {server.url}, valid answers {echo[0].valid.mean():.0%}")
+
+# %% [markdown]
+# ### 5c. Popularity of what every ranker puts first, prompted rankers included
+# Section 4c's question again, now that the prompted rankers have run: for each ranker, the mean
+# popularity percentile of the item it ranks first, beside that of the true next items of the
+# *same* users (a causal LM ranks only the first `N_LLM_USERS`), and the mean per-user
+# difference. An answer that names no candidate has no first item and is left out; `users`
+# counts the answers that name one. Code-path checks (the random GPT-2, the scripted echo) are
+# listed and marked, and never recorded.
+
+# %%
+CODE_PATH_ONLY = ("tiny-random-gpt2", "scripted-echo")  # code-path checks: shown, never recorded
+
+
+def popularity_bias(name):
+    """Popularity percentile of what ``name`` ranks first against the true items of the same users."""
+    first = runs[name][0]
+    named = first.top1 >= 0  # -1: the answer named no candidate
+    row = {"users": int(named.sum()), "code path only": name.startswith(CODE_PATH_ONLY)}
+    if not named.any():
+        return row | {"first item": np.nan, "true next item": np.nan, "first − true": np.nan}
+    top = popularity_percentile(first.top1[named], pop)
+    true = popularity_percentile(cands[: len(first.top1), 0][named], pop)
+    return row | {"first item": top.mean(), "true next item": true.mean(), "first − true": (top - true).mean()}
+
+
+popularity = pd.DataFrame.from_dict({name: popularity_bias(name) for name in runs}, orient="index")
+popularity.round(3)
 
 # %% [markdown]
 # ### Exercise 5.1 (try it where you can, not auto-graded)
@@ -578,7 +637,7 @@ dec_test_texts = [answer_prompt(t) for t in make_prompts(parts["test"])]
 dec_tok2, decoder = build_model(DECODER_MODEL, BASE_MODEL, SEED)  # LoRA r=8 + the Yes/No head
 dec_hist = finetune_text_model(decoder, dec_tok2, dec_train_texts, parts["train"][LABEL_COL].to_numpy(),
                                FinetuneConfig(lr=1e-3, epochs=1, eval_every=10**9, patience=None),
-                               seed=SEED, device=device)
+                               seed=SEED, device=device, progress=False)
 dec_scores = predict_texts(decoder, dec_tok2, dec_test_texts, device=device, desc="decoder", progress=False)
 dec_auc = auc(parts["test"][LABEL_COL].to_numpy(), dec_scores)
 print(f"decoder + LoRA: {count_parameters(decoder, trainable_only=True):,} trainable parameters, "
@@ -654,14 +713,14 @@ assert not shard[0] & shard[1] and ranks[0]["final_digest"] == ranks[1]["final_d
 # checks (the random GPT-2, the scripted echo) are not.
 
 # %%
-CODE_PATH_ONLY = ("tiny-random-gpt2", "scripted-echo")
 for name in [n for n in runs if not n.startswith(CODE_PATH_ONLY)]:  # board rows, then LLM backends
     row = board.loc[name] if name in board.index else summarise(name)
     protocol = "rerank-20-few-shot" if "shot" in name else "rerank-20-zero-shot"
     for metric in ["ndcg@10", "hr@1", "valid_share", "position_spread", "ndcg@10_ci_low", "ndcg@10_ci_high"]:
         record(name, protocol, metric, row[metric], users=int(row["users"]))
-    if name in board.index:
-        record(name, protocol, "top1_popularity_pct", pct[name])
+    if popularity.loc[name, "users"]:  # every ranker whose answers named a first item (section 5c)
+        record(name, protocol, "top1_popularity_pct", popularity.loc[name, "first item"],
+               users=int(popularity.loc[name, "users"]))
 for label, r in order_table.iterrows():
     record(f"minilm-biencoder ({label})", "rerank-20-zero-shot", "ndcg@10", r["ndcg@10"])
 record("random-order", "rerank-20-zero-shot", "ndcg@10", floor["ndcg@10"])
@@ -709,22 +768,30 @@ if biased_fn is not None:
 judge_here("history-order-matters", V.paired_diff(order_ndcg["oldest first"], order_ndcg["newest first"], seed=SEED,
                                                   test="encoder, oldest first − newest first, NDCG@10"),
            note=f"shuffled − newest first: {order_table.loc['shuffled', 'vs newest first']:+.4f}")
-judge_here("popularity-bias", V.paired_diff(popularity_percentile(runs["minilm-biencoder"][0].top1, pop),
+_ = judge_here("popularity-bias", V.paired_diff(popularity_percentile(runs["minilm-biencoder"][0].top1, pop),
                                             popularity_percentile(cands[:, 0], pop), seed=SEED,
                                             test="popularity percentile: the encoder's first item − the true item, per user"))
 
 # %% [markdown]
 # ## 9. Summary
-# Printed from this run: the recorded table, then one line per claim with its verdict.
+# Printed from this run: the recorded table, one line per claim with its verdict, and a recap of
+# what the notebook taught.
 
 # %% [markdown]
 # ### Exercise 9.1 (explain, not auto-graded)
-# Read the verdict lines above. Which claim could this CPU run not decide, and what exactly
-# would decide it (which model, which protocol, which number)?
+# Read the verdict lines that the Summary cell below prints. Which claim could this CPU run not
+# decide, and what exactly would decide it (which model, which protocol, which number)?
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "hr@1", "valid_share", "position_spread"]).to_string(), "\n")
-print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]))
+print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]), "\n")
+print(recap([
+    "The LLMRank protocol: history as titles, 20 shuffled candidates, NDCG@10 and HR@1 beside a random order.",
+    "Parsing a free-text answer back to the candidates, and what makes an answer valid.",
+    "One ranking interface over three backends, with the baselines on the same candidate lists.",
+    "How position, history-order and popularity biases are measured.",
+    "TALLRec's Yes/No scoring with a decoder and LoRA, and data-parallel training across processes.",
+]))
 if PROFILE == "full":  # robust directions on every user
     assert board.loc["sasrec", "ndcg@10_ci_low"] > floor["ndcg@10"] and board.loc["ease", "ndcg@10_ci_low"] > floor["ndcg@10"]
 
