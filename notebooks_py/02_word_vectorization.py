@@ -488,6 +488,9 @@ neighbour_table(gensim_vecs)
 
 # %%
 from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # a local model loads in a second: its "Loading weights" bar is noise
 
 model_path = embeddings.resolve_base_model(BASE_MODEL)
 tok = AutoTokenizer.from_pretrained(model_path)

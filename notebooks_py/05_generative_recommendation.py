@@ -464,8 +464,8 @@ scaling = scaling_runs.groupby("size", sort=False).agg(
 fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
 ax[0].errorbar(scaling["params"], scaling["ndcg@10"], yerr=[scaling["ndcg@10"] - scaling["ndcg_min"],
                scaling["ndcg_max"] - scaling["ndcg@10"]], fmt="o-", capsize=3)
-ax[0].set(xscale="log", xlabel="parameters (log)", ylabel=f"NDCG@10 (loo-full), mean and range of {len(SWEEP_SEEDS)} seeds",
-          title=f"Quality vs size ({EPOCHS_SMALL} epochs)", ylim=(0, None))
+ax[0].set(xscale="log", xlabel="parameters (log)", ylabel="NDCG@10 (loo-full)", ylim=(0, None),
+          title=f"Quality vs size ({EPOCHS_SMALL} epochs; mean and range of {len(SWEEP_SEEDS)} seeds)")
 ax[1].plot(scaling["params"], scaling["train_s"], "o-", color="C1")
 ax[1].set(xscale="log", xlabel="parameters (log)", ylabel="training time (s)", title="Cost vs size")
 for a in ax:
@@ -497,6 +497,9 @@ print(scaling.round(4).to_string(index=False))
 
 # %%
 from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # a local model loads in a second: its "Loading weights" bar is noise
 
 path = embeddings.resolve_base_model(BASE_MODEL)
 tok = AutoTokenizer.from_pretrained(path)
