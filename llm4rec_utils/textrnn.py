@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .metrics import auc
+from .progress import tqdm
 from .training import Checkpointer, adam, length_bucketed_batches
 
 # GloVe's training text was tokenised with words, numbers (with decimals) and punctuation apart
