@@ -62,7 +62,7 @@ def check_disjoint(*parts: pd.DataFrame, user_col: str = USER_COL, item_col: str
             if len(both):
                 raise LeakageError(
                     f"{len(both)} (user, item) pairs are in both part {prev} and part {p}, "
-                    f"e.g. {both[0]}"
+                    f"e.g. {tuple(int(x) for x in both[0])}"
                 )
         seen[p] = keys
 
