@@ -241,7 +241,7 @@ def finetune_text_model(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(device)  # first: the optimiser must hold the parameters where they will live
-    y = torch.as_tensor(np.asarray(targets, dtype=np.float32), device=device)
+    y = torch.as_tensor(np.array(targets, dtype=np.float32), device=device)  # a writable copy
     params = [p for p in model.parameters() if p.requires_grad]
     opt = adam(params, cfg.lr, cfg.weight_decay, decoupled=True)
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
@@ -332,6 +332,8 @@ def tiny_gpt2(
         n_embd=n_embd,
         n_layer=n_layer,
         n_head=n_head,
+        bos_token_id=vocab_size - 1,  # GPT-2's own ids (50256) would lie outside a tiny vocabulary
+        eos_token_id=vocab_size - 1,
     )
     return GPT2LMHeadModel(cfg)
 

@@ -89,7 +89,7 @@ def _one_prompt(history, candidates, recent_first, max_history, profile) -> str:
     hist = list(history)[-max_history:]
     if recent_first:
         hist = hist[::-1]
-    order = "most recent first" if recent_first else "in no particular order"
+    order = "most recent first" if recent_first else "oldest first"
     lines = [profile] if profile else []
     lines.append(f"I watched these movies ({order}):")
     lines += [f"- {t}" for t in hist]
