@@ -528,7 +528,7 @@ cost[["params", "train_epoch_s"]].round(2)
 # entry; whether that costs time is measured, not assumed. The cell measures the quality cost
 # and the speed-up at batch 256 on the first prompts of the test set (a few timed calls each);
 # the claim "sparsity makes it faster" is decided in the claims section by timing the dense and
-# the 50%-unstructured model alternately, `TIMING_REPEATS` times each on the same 32 prompts,
+# the 50%-unstructured model alternately, `TIMING_REPEATS` times each on the same prompts (32 in the full profile),
 # and reading the bootstrap interval of the speed-up.
 #
 # **Distillation:** a small MLP student (an item embedding plus the four features of notebook
@@ -909,7 +909,7 @@ assert np.isclose(million_cost(100, 1.0) / million_cost(1e6, 1.0), 1e4)
 # By the package's verdict engine. Quality claims compare two models on the same test samples
 # (paired bootstrap of the AUC difference over users); "keeps its quality" is non-inferiority
 # with the margin stated in `docs/claims.md`. Speed claims time the two models alternately,
-# `TIMING_REPEATS` times each on the same 32 prompts (CPU), and decide on the interval of the
+# `TIMING_REPEATS` times each on the same prompts (32 in the full profile) (CPU), and decide on the interval of the
 # speed-up; a speed-up whose interval contains 1 is undecided.
 
 # %%
@@ -920,7 +920,7 @@ test_users = test[USER_COL].to_numpy()
 judge_here("int8-keeps-quality", V.auc_diff(y_test, t_int8, t_fp32, test_users, n_boot=500, seed=SEED,
                                            test="AUC(int8) − AUC(fp32), same test samples"))
 cpu_fp32 = next(m for n, m, d in encoders if d.type == "cpu" and n in ("lm-full", "lm-full-cpu"))
-timing_texts = test_texts[:32]
+timing_texts = test_texts[: by_profile(PROFILE, smoke=4, full=32)]  # the same prompts for both sides
 cpu = torch.device("cpu")
 t_dense, t_int8_run = V.time_alternating(partial(encoder_call, cpu_fp32, timing_texts, cpu),
                                          partial(encoder_call, teacher_int8, timing_texts, cpu), repeats=TIMING_REPEATS)

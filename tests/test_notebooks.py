@@ -257,15 +257,42 @@ def smoke_build(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke-build")
 
 
+@pytest.fixture(scope="session")
+def smoke_run(smoke_build):
+    """Every notebook once, on the smoke profile, two at a time (the runner orders them by the
+    notebooks they read and gives each its share of the cores): the tests below check each
+    notebook's own run. Run alone (``-k 03``), only the selected notebooks execute."""
+    return {}
+
+
+def _run(notebook, smoke_run, smoke_build, selected):
+    if notebook.stem not in smoke_run:
+        todo = [nb for nb in list_notebooks() if nb.stem in selected and nb.stem not in smoke_run]
+        results, runs = run_notebooks(todo, profile="smoke", build_dir=smoke_build, html=False,
+                                      jobs=2)
+        for nb, run in zip(todo, runs, strict=True):
+            smoke_run[nb.stem] = (results, run)
+    return smoke_run[notebook.stem]
+
+
+@pytest.fixture(scope="session")
+def selected_notebooks(request):
+    return {item.callspec.params["notebook"].stem for item in request.session.items
+            if item.originalname == "test_notebook_smoke"}
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", list_notebooks(), ids=lambda p: p.stem)
-def test_notebook_smoke(notebook, smoke_build):
+def test_notebook_smoke(notebook, smoke_run, smoke_build, selected_notebooks):
     assert notebook.stem in FLOORS, f"add sanity floors for {notebook.stem} to FLOORS"
-    results, runs = run_notebooks([notebook], profile="smoke", build_dir=smoke_build, html=False)
-    assert runs[0].status == "ok", runs[0].error
+    results, run = _run(notebook, smoke_run, smoke_build, selected_notebooks)
+    assert run.status == "ok", run.error
     recorded = [m for m in results["metrics"] if m["notebook"] == notebook.stem]
     assert recorded, f"{notebook.stem} recorded no metrics"
     FLOORS[notebook.stem](results)
+    claims = [c for c in results.get("claims", []) if c["notebook"] == notebook.stem[:2]]
+    assert claims, f"{notebook.stem} judged no claim"
+    assert all(c["verdict"] in ("supported", "not supported", "undecided") for c in claims)
     # the summary is printed by the run: its output holds this run's numbers and verdicts
     import nbformat
 
