@@ -373,11 +373,6 @@ def ratio_ci(slow, fast, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0)
     )
 
 
-def point(value: float, test: str, units: int = 1) -> Evidence:
-    """A measured difference without sampling error (e.g. a count minus a threshold)."""
-    return Evidence(float(value), float(value), float(value), test, units)
-
-
 def exceeds(
     value: float, threshold: float, test: str, units: int = 1, ci: tuple[float, float] | None = None
 ) -> Evidence:
