@@ -26,6 +26,19 @@ import pandas as pd
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 
 
+# One name per protocol (split and candidate set), used by every notebook, test and anchor.
+PROTOCOLS = {
+    "random-80-20": "global random 80/20 of the interactions; all unseen items ranked",
+    "msr-75-25": "per user, stratified random 75/25 (Microsoft Recommenders); all unseen items ranked",
+    "recbole-8-1-1": "per user, random 80/10/10 with RecBole's rounding; all unseen items ranked",
+    "time-80-20": "the latest 20% of interactions are the test; users with history; all unseen items",
+    "loo-full": "leave-one-out by time (last item test, second-last valid); all unseen items ranked",
+    "loo-sampled-100": "the loo-full split; the target ranked among 100 sampled unseen items",
+}
+# Names these protocols had before they were unified; tests keep them out of the sources.
+RETIRED_PROTOCOL_NAMES = ("recbole-811", "loo-time", "global-time", "tallrec-last1000")
+
+
 class LeakageError(AssertionError):
     """An interaction (or its future) is visible to training."""
 
@@ -164,7 +177,7 @@ def random_split(
     n_test = int(round(test_ratio * len(df)))
     test = df.iloc[np.sort(order[:n_test])]
     train = df.iloc[np.sort(order[n_test:])]
-    return _finish(Split("random", train.reset_index(drop=True), test.reset_index(drop=True)))
+    return _finish(Split("random-80-20", train.reset_index(drop=True), test.reset_index(drop=True)))
 
 
 def _per_user_positions(
@@ -240,7 +253,7 @@ def per_user_ratio_split(
     item_col: str = ITEM_COL,
 ) -> Split:
     """Per-user random train/valid/test by ratio: RecBole's ``order: RO``,
-    ``split: {RS: [0.8, 0.1, 0.1]}``, ``group_by: user`` (our "recbole-811").
+    ``split: {RS: [0.8, 0.1, 0.1]}``, ``group_by: user`` (our "recbole-8-1-1").
 
     Each user's interactions are put in a seeded random order (RecBole shuffles all
     interactions, then takes each user's in that order), and each user's count is cut with

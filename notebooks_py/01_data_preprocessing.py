@@ -521,7 +521,7 @@ all_splits = {
     "random-80-20": splits.random_split(implicit_all, test_ratio=0.2, seed=SEED),
     "msr-75-25": splits.stratified_split(implicit_all, ratio=0.75, seed=SEED),
     "recbole-8-1-1": splits.per_user_ratio_split(implicit_all, (0.8, 0.1, 0.1), seed=SEED),
-    "loo-time": splits.leave_one_out_split(implicit_all, seed=SEED),
+    "loo-full": splits.leave_one_out_split(implicit_all, seed=SEED),
     "time-80-20": splits.time_split(implicit_all, test_ratio=0.2, seed=SEED),
 }
 size_rows = []
@@ -542,7 +542,7 @@ split_table
 # Same seed, same split: reproducibility is checked, not assumed.
 again = splits.stratified_split(implicit_all, ratio=0.75, seed=SEED)
 assert again.test.equals(all_splits["msr-75-25"].test)
-loo = all_splits["loo-time"]
+loo = all_splits["loo-full"]
 assert loo.test[USER_COL].is_unique and len(loo.test) == num_users
 # The tie-break is deterministic for a given seed, and the seed matters only inside ties.
 assert splits.leave_one_out_split(implicit_all, seed=SEED).test.equals(loo.test)

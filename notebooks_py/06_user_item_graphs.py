@@ -271,7 +271,7 @@ assert mf_predict(0, 1, 1, _p, _q) == 8.0
 #
 # - **msr-75-25** (Microsoft Recommenders): per user, 75% of interactions train, 25% test;
 #   rank every item the user has not seen in training; k = 10.
-# - **recbole-811** (RecBole): per user, random 80/10/10 train/valid/test with RecBole's rounding (valid and test rounded down, training the rest); hyper-parameters and
+# - **recbole-8-1-1** (RecBole): per user, random 80/10/10 train/valid/test with RecBole's rounding (valid and test rounded down, training the rest); hyper-parameters and
 #   epochs are chosen on validation, and test metrics are reported for that choice; rank all
 #   items not in the user's train or valid part.
 #
@@ -294,7 +294,7 @@ rb = splits.per_user_ratio_split(encoded, (0.8, 0.1, 0.1), seed=SEED)
 protocols = {
     # name: (fit on, validate on, mask at validation, test, mask at test)
     "msr-75-25": (msr_inner.train, msr_inner.test, [msr_inner.train], msr.test, [msr.train]),
-    "recbole-811": (rb.train, rb.valid, [rb.train], rb.test, [rb.train, rb.valid]),
+    "recbole-8-1-1": (rb.train, rb.valid, [rb.train], rb.test, [rb.train, rb.valid]),
 }
 METRICS = ["ndcg", "precision", "recall", "map", "hr", "mrr"]
 
@@ -306,11 +306,11 @@ def ndcg_on(fn, test, exclude):
 # %% [markdown]
 # For **msr-75-25** the models are fitted on the inner training part only when choosing
 # hyper-parameters; the chosen configuration is then refitted on the full 75% (that is what
-# the protocol's numbers mean), for the number of epochs validation chose. For **recbole-811**
+# the protocol's numbers mean), for the number of epochs validation chose. For **recbole-8-1-1**
 # they are fitted on the train part and evaluated as chosen on valid. What is searched on
 # validation here: ItemKNN's neighbour count k, EASE's λ, ALS's confidence α, BPR's regularisation and both BPR
 # models' epochs. BPR's and LightGCN's learning rates and batch sizes, and LightGCN's
-# regularisation, were chosen by the same kind of search on recbole-811's validation part while
+# regularisation, were chosen by the same kind of search on recbole-8-1-1's validation part while
 # the notebook was developed and are fixed here to keep it within its CPU budget.
 
 # %%
@@ -774,7 +774,7 @@ assert ucb1_arm(_b.n, _b.mean, 15) == _b.select(14)  # the package's t counts fr
 record("mf", "5-fold", "rmse", mf_folds.rmse.mean(), folds=N_FOLDS, reg=best_reg)
 record("mf", "5-fold", "mae", mf_folds.mae.mean(), folds=N_FOLDS)
 for proto, tab in tables.items():
-    metrics = ["ndcg@10", "precision@10", "recall@10", "map@10"] + (["hr@10", "mrr@10"] if proto == "recbole-811" else [])
+    metrics = ["ndcg@10", "precision@10", "recall@10", "map@10"] + (["hr@10", "mrr@10"] if proto == "recbole-8-1-1" else [])
     for model, r in tab.iterrows():
         for metric in metrics + ["train_wall_s"]:
             record(model, proto, metric, r[metric])
@@ -799,7 +799,7 @@ print(f"notebook body ran in {time.perf_counter() - t_start:.0f} s")
 
 # %%
 # The claims, decided by the package's verdict engine. Two models are compared on the same test
-# users (paired bootstrap of per-user NDCG@10) on recbole-811, the protocol with its own
+# users (paired bootstrap of per-user NDCG@10) on recbole-8-1-1, the protocol with its own
 # validation part; "the CF model" is the one with the best validation score. msr-75-25's numbers
 # are in the tables above.
 SURPRISE_SVD_RMSE = 0.934  # published by Surprise for MovieLens-100K, 5-fold
@@ -816,7 +816,7 @@ judge_here("mf-beats-surprise-svd", V.exceeds(mf_folds.rmse.mean(), SURPRISE_SVD
                                              units=len(mf_folds), ci=fold_ci))
 
 # %%
-PROTO = "recbole-811"
+PROTO = "recbole-8-1-1"
 cf_models = ["itemknn", "ease", "als", "bpr", "lightgcn"]
 fused_with = max(cf_models, key=lambda m: cf[PROTO][1][m]["valid_ndcg"])  # as in section 5
 
@@ -856,7 +856,7 @@ print(claim_lines(RESULTS_PATH, NOTEBOOK[:2]))
 
 # %% [markdown] tags=["exercises"]
 # ## Exercises
-# 1. Tune EASE's λ on recbole-811 validation over a finer grid. How sensitive is it?
+# 1. Tune EASE's λ on recbole-8-1-1 validation over a finer grid. How sensitive is it?
 # 2. Replace the LM graph's k = 20 by k = 5 and k = 100. What happens to cold-start HR@10?
 # 3. Give the bandit contexts (user activity) and implement LinUCB. Does it beat UCB1?
 # 4. Train LightGCN with K = 3 for 200 epochs. Does it catch EASE?

@@ -268,11 +268,11 @@ for _ in range(50):
 #
 # | protocol | split | ranking |
 # | --- | --- | --- |
-# | random | global random 80/20 | all unseen items |
+# | random-80-20 | global random 80/20 | all unseen items |
 # | msr-75-25 | per user 75/25 | all unseen items |
 # | loo-full | leave-one-out by time | all unseen items |
 # | loo-sampled-100 | leave-one-out by time | the target among 100 sampled negatives |
-# | global-time | the latest 20% of interactions | all unseen items, users with history only |
+# | time-80-20 | the latest 20% of interactions | all unseen items, users with history only |
 
 # %%
 ds = data.load_movielens_100k(DATA_DIR or None)
@@ -303,8 +303,8 @@ loo = splits.leave_one_out_split(encoded, seed=SEED)
 tcut = splits.time_split(encoded, 0.2, seed=SEED)
 loo_train = pd.concat([loo.train, loo.valid])
 tcut_test = tcut.test[tcut.test[USER_COL].isin(tcut.train[USER_COL])]
-setups = {"random": (rand.train, rand.test), "msr-75-25": (msr.train, msr.test),
-          "loo-full": (loo_train, loo.test), "global-time": (tcut.train, tcut_test)}
+setups = {"random-80-20": (rand.train, rand.test), "msr-75-25": (msr.train, msr.test),
+          "loo-full": (loo_train, loo.test), "time-80-20": (tcut.train, tcut_test)}
 per_user, per_user_sampled, proto_rows = {}, {}, []
 for proto, (train, test) in setups.items():
     fns = fit_models(train)
@@ -319,7 +319,7 @@ for proto, (train, test) in setups.items():
             per_user_sampled[name] = pairs.set_index(USER_COL).reindex(pu.index)
             proto_rows.append({"protocol": "loo-sampled-100", "model": name, "ndcg@10": s["ndcg@10"], "hr@10": s["hr@10"]})
 protocol_table = pd.DataFrame(proto_rows).pivot(index="model", columns="protocol", values="ndcg@10")
-protocol_table = protocol_table[["random", "msr-75-25", "loo-full", "loo-sampled-100", "global-time"]]
+protocol_table = protocol_table[["random-80-20", "msr-75-25", "loo-full", "loo-sampled-100", "time-80-20"]]
 print(protocol_table.round(4).to_string())
 ranks = protocol_table.rank(ascending=False).astype(int)
 print("\nrank of each model under each protocol (1 = best):\n", ranks.to_string())
@@ -729,7 +729,7 @@ for model, row in ci_table.iterrows():
 for model, row in beyond.iterrows():
     for metric in ["coverage", "novelty", "popularity_bias"]:
         record(model, "msr-75-25", metric, row[metric], k=10)
-record("random-split", "random", "future_leak_share", future_leak)
+record("random-split", "random-80-20", "future_leak_share", future_leak)
 record(f"{best_two[0]}-vs-{best_two[1]}", "msr-75-25", "paired_p_value", p_value)
 for (policy, rnd), row in loop_table.loc[(slice(None), [1, LOOP_ROUNDS]), :].iterrows():
     for metric in ["precision", "recall_cum", "coverage", "head_share", "exposure_gini"]:
@@ -760,7 +760,7 @@ judge_here("metrics-agree", V.equals(max(agree_diffs), 0.0, "max |difference| am
                                      tol=1e-9, units=len(agree_diffs)))
 
 # %%
-full_protocols = ["random", "msr-75-25", "loo-full", "global-time"]
+full_protocols = ["random-80-20", "msr-75-25", "loo-full", "time-80-20"]
 pairs_tried = [(a, b) for i, a in enumerate(models_) for b in models_[i + 1:]]
 proto_pairs = [(p, q) for i, p in enumerate(full_protocols) for q in full_protocols[i + 1:]]
 alpha = 0.05 / (len(pairs_tried) * len(proto_pairs))
@@ -848,7 +848,7 @@ if PROFILE == "full":  # robust directions
 # ## Exercises
 # 1. Re-run section 2 with 1,000 sampled negatives. Does the popularity gap reopen?
 # 2. Compute the bootstrap interval of the *difference* between EASE and ItemKNN directly.
-# 3. Add a "cold users" group (fewer than 20 training interactions under global-time).
+# 3. Add a "cold users" group (fewer than 20 training interactions under time-80-20).
 # 4. In section 5, set `fresh_slates=True` (an item is never shown twice). Which of the
 #    loop's trends survive, and which were caused by showing the same items again?
 

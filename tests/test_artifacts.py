@@ -17,7 +17,7 @@ from llm4rec_utils.tooling.files import DamagedCacheWarning
 
 def parts(cfg, **kw):
     base = dict(
-        config=cfg, split="loo-time", seed=0, profile="smoke", code=code_version(sequential.SASRec)
+        config=cfg, split="loo-full", seed=0, profile="smoke", code=code_version(sequential.SASRec)
     )
     return {**base, **kw}
 
