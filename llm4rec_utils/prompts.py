@@ -53,6 +53,7 @@ def build_tallrec_samples(
     rating_col: str = RATING_COL,
     timestamp_col: str = TIMESTAMP_COL,
     seed: int = 0,
+    ties: str = "seeded",
 ) -> tuple[pd.DataFrame, int]:
     """One sample per rating event that has ``history_len`` earlier events of the same user.
 
@@ -60,7 +61,9 @@ def build_tallrec_samples(
     order (:func:`llm4rec_utils.splits.tie_key` of the (user, item) pair and ``seed``), as the
     splits break them: ordered by item ID, a history would list old, popular films (low IDs)
     before new ones in every tie, and which of the tied events becomes the target with which
-    history would follow the ID too. The global cut is the ``cut_quantile`` of all event timestamps:
+    history would follow the ID too. ``ties="file"`` keeps tied events in the order of the
+    ratings frame instead (TALLRec's rule: a stable sort of ``u.data`` by timestamp). The
+    global cut is the ``cut_quantile`` of all event timestamps:
     events strictly before it are ``train``, the rest ``test``. A test sample's history may
     contain earlier test-period events of the same user (they happened before the target, so the
     user's past is known at prediction time), never the target itself.
@@ -86,8 +89,13 @@ def build_tallrec_samples(
     missing = {user_col, item_col, rating_col, timestamp_col} - set(ratings.columns)
     if missing:
         raise KeyError(f"ratings lacks columns {sorted(missing)}; pass the *_col keywords")
-    ties = tie_key(ratings[user_col].to_numpy(), ratings[item_col].to_numpy(), seed)
-    order = np.lexsort((ties, ratings[timestamp_col].to_numpy()))  # time, then the seeded key
+    if ties == "seeded":
+        tie = tie_key(ratings[user_col].to_numpy(), ratings[item_col].to_numpy(), seed)
+    elif ties == "file":
+        tie = np.arange(len(ratings))
+    else:
+        raise ValueError(f'ties must be "seeded" or "file", got {ties!r}')
+    order = np.lexsort((tie, ratings[timestamp_col].to_numpy()))  # time, then the tie-break
     ev = ratings.iloc[order].reset_index(drop=True)
     cut = int(np.quantile(ev[timestamp_col].to_numpy(), cut_quantile))
     is_train = (ev[timestamp_col] < cut).to_numpy()
@@ -271,6 +279,43 @@ def tallrec_sizes(profile: str) -> dict[str, int]:
         "val": by_profile(profile, smoke=32, full=400, gpu=2000),
         "test": by_profile(profile, smoke=200, full=2500, gpu=18070),
     }
+
+
+def tallrec_split(
+    ratings: pd.DataFrame,
+    history_len: int = 10,
+    keep: int = 10_000,
+    shares: tuple[float, float] = (0.8, 0.1),
+    *,
+    user_col: str = USER_COL,
+    **sample_kwargs,
+) -> dict[str, pd.DataFrame]:
+    """TALLRec's own MovieLens split, rebuilt from the rule of its ``preprocess_movie.py``.
+
+    Samples are listed user by user, users in order of first appearance in the ratings file
+    (pass ``ratings`` in ``u.data`` order, as :func:`llm4rec_utils.data.load_movielens_100k`
+    returns it), each user's samples in time order with ties in file order; the last ``keep``
+    samples of that list are kept and cut by position into train, valid and test at ``shares``
+    (TALLRec: 80/10/10, so 8,000 / 1,000 / 1,000). The test part is therefore the last users'
+    latest samples, a handful of users, and not a cut in time: its samples can be older than
+    training samples of other users. The frames carry :func:`build_tallrec_samples`' columns
+    (features from the global time cut of ``sample_kwargs``, so only earlier events) and
+    ``tallrec_pos``, the position in TALLRec's list.
+    """
+    if keep <= 0:
+        raise ValueError(f"keep must be positive, got {keep}")
+    if not (0 < shares[0] and 0 <= shares[1] and sum(shares) < 1):
+        raise ValueError(f"shares (train, valid) must be positive and sum below 1, got {shares}")
+    samples, _ = build_tallrec_samples(
+        ratings, history_len, user_col=user_col, ties="file", **sample_kwargs
+    )
+    first_seen = {u: i for i, u in enumerate(pd.unique(ratings[user_col]))}
+    rank = samples[user_col].map(first_seen)
+    listed = samples.assign(_rank=rank).sort_values("_rank", kind="stable")
+    kept = listed.tail(keep).drop(columns="_rank").reset_index(drop=True)
+    kept["tallrec_pos"] = np.arange(len(kept))
+    a, b = int(len(kept) * shares[0]), int(len(kept) * (shares[0] + shares[1]))
+    return {"train": kept.iloc[:a], "valid": kept.iloc[a:b], "test": kept.iloc[b:]}
 
 
 def split_tallrec(

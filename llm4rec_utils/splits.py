@@ -25,14 +25,13 @@ import pandas as pd
 
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 
-
 # One name per protocol (split and candidate set), used by every notebook, test and anchor.
 PROTOCOLS = {
     "random-80-20": "global random 80/20 of the interactions; all unseen items ranked",
-    "msr-75-25": "per user, stratified random 75/25 (Microsoft Recommenders); all unseen items ranked",
+    "msr-75-25": "per user, stratified random 75/25 (Microsoft Recommenders); all unseen ranked",
     "recbole-8-1-1": "per user, random 80/10/10 with RecBole's rounding; all unseen items ranked",
-    "time-80-20": "the latest 20% of interactions are the test; users with history; all unseen items",
-    "loo-full": "leave-one-out by time (last item test, second-last valid); all unseen items ranked",
+    "time-80-20": "the latest 20% of interactions are the test; users with history; all unseen",
+    "loo-full": "leave-one-out by time (last item test, second-last valid); all unseen ranked",
     "loo-sampled-100": "the loo-full split; the target ranked among 100 sampled unseen items",
 }
 # Names these protocols had before they were unified; tests keep them out of the sources.

@@ -82,7 +82,9 @@ def floors_04(res):
     # profile's 200 test samples they must still be clearly above chance
     assert m("item-mean", "tallrec-time", "auc") > 0.6
     assert m("feature-logreg", "tallrec-time", "auc") > 0.65
-    assert m("feature-logreg", "tallrec-last1000", "auc") > 0.75
+    assert m("feature-logreg", "tallrec-split", "auc") > 0.7  # 0.768 measured on the whole split
+    split_rows = [r for r in res["metrics"] if r["protocol"] == "tallrec-split"]
+    assert any(r["model"].startswith("lm-lora-") for r in split_rows)
     lm_models = ["lm-probe", "lm-full", "lm-lora"]
     for model in ["item-mean", "popularity", "feature-logreg", *lm_models]:
         low, value = m(model, "tallrec-time", "auc_ci_low"), m(model, "tallrec-time", "auc")

@@ -9,6 +9,7 @@ from llm4rec_utils.prompts import (
     split_tallrec,
     tallrec_prompt,
     tallrec_prompts,
+    tallrec_split,
 )
 
 
@@ -182,3 +183,44 @@ def test_same_second_ties_follow_the_seeded_tie_break_not_the_item_id():
         again, _ = build_tallrec_samples(ratings, history_len=12, cut_quantile=0.5, seed=seed)
         assert again.hist_items.tolist() == s.hist_items.tolist()  # reproducible
     assert tuple(tied) not in orders and len(orders) == 3
+
+
+def _tallrec_rule(ratings, history_len, keep):
+    """preprocess_movie.py's rule, written out literally: users in order of first appearance,
+    each user's events stably sorted by timestamp, one sample per event after the first
+    ``history_len``, the last ``keep`` samples of the whole list."""
+    by_user = {}
+    for r in ratings.itertuples(index=False):
+        by_user.setdefault(r.user_id, []).append((r.item_id, r.timestamp))
+    out = []
+    for user, events in by_user.items():
+        events = sorted(events, key=lambda e: e[1])
+        for i in range(history_len, len(events)):
+            out.append((user, tuple(e[0] for e in events[i - history_len : i]), events[i][0]))
+    return out[-keep:]
+
+
+def test_tallrec_split_follows_its_preprocessing_rule():
+    rng = np.random.default_rng(0)
+    n = 600
+    ratings = pd.DataFrame(
+        {
+            "user_id": rng.integers(1, 30, n),
+            "item_id": rng.integers(1, 80, n),
+            "rating": rng.integers(1, 6, n).astype(float),
+            "timestamp": rng.integers(0, 40, n) * 1000,  # many same-second ties: file order decides
+        }
+    ).drop_duplicates(["user_id", "item_id"])
+    parts = tallrec_split(ratings, history_len=3, keep=200, cut_quantile=0.5)
+    got = pd.concat(parts.values())
+    expected = _tallrec_rule(ratings, 3, 200)
+    rows = zip(got.user_id, got.hist_items, got.item_id, strict=True)
+    assert [(int(u), tuple(map(int, h)), int(i)) for u, h, i in rows] == [
+        (int(u), tuple(map(int, h)), int(i)) for u, h, i in expected
+    ]
+    assert [len(parts[k]) for k in ("train", "valid", "test")] == [160, 20, 20]
+    assert got["tallrec_pos"].tolist() == list(range(200))
+    with pytest.raises(ValueError, match="keep"):
+        tallrec_split(ratings, keep=0)
+    with pytest.raises(ValueError, match="ties"):
+        build_tallrec_samples(ratings, history_len=3, ties="alphabetical")
