@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .constants import ITEM_COL, USER_COL
-from .progress import tqdm
+from .progress import no_loading_bars, tqdm
 from .tooling.files import load_checked, write_checked
 from .training import adam, train_epoch
 
@@ -319,7 +319,8 @@ def _encode(texts, path, batch_size, device, normalize, progress, precision) -> 
     from .repro import autocast
 
     tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).to(device).eval()
+    with no_loading_bars():
+        model = AutoModel.from_pretrained(path).to(device).eval()
     max_length = encode_max_length(path, tok, model)
     order = np.argsort([len(t) for t in texts], kind="stable")  # length buckets: little padding
     out = None

@@ -23,7 +23,7 @@ from torch import nn
 
 from .embeddings import resolve_base_model
 from .metrics import auc, rmse
-from .progress import tqdm
+from .progress import no_loading_bars, tqdm
 from .repro import autocast, resolve_precision
 from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup
 
@@ -68,14 +68,15 @@ def load_base_model(base_model: str | None, kind: str = "classification", device
     hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected here
     try:
         tok = AutoTokenizer.from_pretrained(path)
-        if kind == "causal-lm":
-            model = AutoModelForCausalLM.from_pretrained(path)
-        elif kind == "encoder":
-            model = AutoModel.from_pretrained(path)
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=1, problem_type="regression"
-            )
+        with no_loading_bars():
+            if kind == "causal-lm":
+                model = AutoModelForCausalLM.from_pretrained(path)
+            elif kind == "encoder":
+                model = AutoModel.from_pretrained(path)
+            else:
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    path, num_labels=1, problem_type="regression"
+                )
     except OSError as err:
         raise ModelUnavailableError(
             f"could not load BASE_MODEL={path!r}: it is not a local folder and the Hugging Face "

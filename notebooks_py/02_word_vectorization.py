@@ -257,7 +257,8 @@ word_docs = [embeddings.tokenize(t) for t in texts]
 word_vocab = embeddings.Vocab.build(word_docs, min_count=1)
 word_seqs = [word_vocab.encode(d) for d in word_docs]
 word_vecs, sg_hist = embeddings.train_skipgram(word_seqs, len(word_vocab), emb_dim=32, window=3,
-                                               negatives=5, epochs=EPOCHS_SG * 4, lr=0.01, batch_size=1024, seed=SEED)
+                                               negatives=5, epochs=EPOCHS_SG * 4, lr=0.01, batch_size=1024, seed=SEED,
+                                               progress=False)
 print(f"{sum(map(len, word_docs)):,} tokens, {len(word_vocab):,} distinct words; {sg_hist['pairs']:,} (center, context) "
       f"pairs; loss {sg_hist['loss'][0]:.3f} -> {sg_hist['loss'][-1]:.3f}")
 genre_words = set(embeddings.tokenize(" ".join(items["genres"].explode().dropna().unique())))
@@ -348,7 +349,8 @@ assert len(my_skipgram_pairs(list(range(6)), 10)) == 6 * 5
 # %%
 train_seqs = [s for s in user_sequences(split.train, num_users, seed=SEED) if len(s) > 1]
 item2vec, i2v_hist = embeddings.train_skipgram(train_seqs, num_items, emb_dim=64, window=5, negatives=5,
-                                               epochs=EPOCHS_ITEM2VEC, lr=0.005, batch_size=4096, seed=SEED)
+                                               epochs=EPOCHS_ITEM2VEC, lr=0.005, batch_size=4096, seed=SEED,
+                                               progress=False)
 print(f"item2vec: {i2v_hist['pairs']:,} pairs per epoch, {i2v_hist['wall_s']:.1f} s; "
       f"loss {i2v_hist['loss'][0]:.3f} -> {i2v_hist['loss'][-1]:.3f}")
 
@@ -389,7 +391,8 @@ neighbour_table(item2vec)
 # %%
 cooc = embeddings.cooccurrence_matrix(train_seqs, num_items, window=5)
 print(f"co-occurrence matrix: {cooc.shape}, {cooc.nnz:,} non-zero entries ({cooc.nnz / num_items**2:.1%} dense)")
-glove, glove_hist = embeddings.train_glove(cooc, emb_dim=64, epochs=EPOCHS_GLOVE, lr=0.05, x_max=10.0, seed=SEED)
+glove, glove_hist = embeddings.train_glove(cooc, emb_dim=64, epochs=EPOCHS_GLOVE, lr=0.05, x_max=10.0, seed=SEED,
+                                           progress=False)
 print(f"GloVe: {glove_hist['wall_s']:.1f} s; weighted loss {glove_hist['loss'][0]:.3f} -> {glove_hist['loss'][-1]:.3f}")
 neighbour_table(glove)
 
@@ -488,13 +491,13 @@ neighbour_table(gensim_vecs)
 
 # %%
 from transformers import AutoModel, AutoTokenizer
-from transformers.utils import logging as hf_logging
 
-hf_logging.disable_progress_bar()  # a local model loads in a second: its "Loading weights" bar is noise
+from llm4rec_utils.progress import no_loading_bars
 
 model_path = embeddings.resolve_base_model(BASE_MODEL)
 tok = AutoTokenizer.from_pretrained(model_path)
-enc = AutoModel.from_pretrained(model_path).eval()
+with no_loading_bars():  # a local model loads in a second: its "Loading weights" bar is noise
+    enc = AutoModel.from_pretrained(model_path).eval()
 sample = texts[:3]
 batch = tok(sample, padding=True, return_tensors="pt")
 with torch.no_grad():
@@ -503,7 +506,8 @@ mask = batch["attention_mask"].unsqueeze(-1).float()  # (3, T, 1): 1 for tokens,
 by_hand = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
 CACHE = Path(RESULTS_PATH).parent / "cache"  # the vectors are stored there: notebook 06 reads them
 start = time.perf_counter()
-encoder_vecs = embeddings.encode_texts(texts, model_path, batch_size=128, device=device, cache_dir=CACHE)
+encoder_vecs = embeddings.encode_texts(texts, model_path, batch_size=128, device=device, cache_dir=CACHE,
+                                       progress=False)
 encode_s = time.perf_counter() - start
 print(f"{len(texts)} item texts -> {encoder_vecs.shape} in {encode_s:.1f} s "
       "(near 0 s when an earlier run left them in the cache)")
@@ -804,7 +808,7 @@ for name, key, cfg in [("bilstm-glove", "train", RNN_SMALL), ("bilstm-glove-all"
     by_seed = []
     for rnn_seed in RNN_SEEDS:  # the first seed is the one recorded and read by 04
         rnn, rnn_vocab, hist = train_bilstm(
-            rnn_text[key], rnn_y[key], glove_6b, cfg, rnn_text["val"], rnn_y["val"], seed=rnn_seed
+            rnn_text[key], rnn_y[key], glove_6b, cfg, rnn_text["val"], rnn_y["val"], seed=rnn_seed, progress=False
         )
         by_seed.append(predict_rnn(rnn, rnn_vocab, rnn_text["test"], cfg.max_len))
         if rnn_seed == RNN_SEEDS[0]:

@@ -241,11 +241,12 @@ def valid_ndcg(fn_maker):
 
 
 gpt_hist = train_gpt_rec(gpt, train_seqs, epochs=EPOCHS, lr=3e-3, warmup_steps=50, device=device, seed=SEED,
-                         eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY)
+                         eval_fn=valid_ndcg(gpt_score_fn), eval_every=EVAL_EVERY, progress=False)
 set_seed(SEED)
 sasrec = SASRec(SASRecConfig(num_items=num_items, max_len=MAX_LEN, emb_dim=64, num_blocks=2, dropout=0.2))
 sas_hist = train_sasrec(sasrec, train_seqs, epochs=EPOCHS, lr=3e-3, device=device, seed=SEED,
-                        eval_fn=valid_ndcg(lambda m, s: sasrec_score_fn(m, s, device)), eval_every=EVAL_EVERY, patience=10)
+                        eval_fn=valid_ndcg(lambda m, s: sasrec_score_fn(m, s, device)), eval_every=EVAL_EVERY, patience=10,
+                        progress=False)
 print(f"GPT-rec: {gpt_hist['wall_s']:.0f} s, best epoch {gpt_hist['best_epoch']}; SASRec: {sas_hist['wall_s']:.0f} s, "
       f"best epoch {sas_hist['best_epoch']}")
 for name, h in [("GPT-rec", gpt_hist), ("SASRec", sas_hist)]:
@@ -497,13 +498,13 @@ print(scaling.round(4).to_string(index=False))
 
 # %%
 from transformers import AutoModel, AutoTokenizer
-from transformers.utils import logging as hf_logging
 
-hf_logging.disable_progress_bar()  # a local model loads in a second: its "Loading weights" bar is noise
+from llm4rec_utils.progress import no_loading_bars
 
 path = embeddings.resolve_base_model(BASE_MODEL)
 tok = AutoTokenizer.from_pretrained(path)
-word_emb = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
+with no_loading_bars():  # a local model loads in a second: its "Loading weights" bar is noise
+    word_emb = AutoModel.from_pretrained(path).get_input_embeddings().weight.detach()
 texts = preprocess.item_text(ds.items.set_index(ITEM_COL).loc[item_map.to_raw].reset_index()).tolist()
 batch = tok(texts, padding=True, add_special_tokens=False, return_tensors="pt")
 text_vecs = embeddings.mean_pool(word_emb[batch["input_ids"]], batch["attention_mask"]).numpy()

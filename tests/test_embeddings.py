@@ -92,6 +92,24 @@ def test_content_scores_are_cosines_to_the_liked_mean():
     assert scores[1] == pytest.approx([0, 0, 0])  # no liked items: zero profile
 
 
+def test_encoding_draws_no_loading_bar_and_leaves_transformers_bars_as_they_were(capfd):
+    from transformers.utils import logging as hf_logging
+
+    from llm4rec_utils.progress import no_loading_bars
+
+    before = hf_logging.set_tqdm_hook(None)
+    hf_logging.set_tqdm_hook(before)
+    E.encode_texts(["a film"], progress=False)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.set_tqdm_hook(before) is before  # the block's hook was taken off again
+    with no_loading_bars():
+        list(hf_logging.tqdm(range(3), desc="inside"))
+    list(hf_logging.tqdm(range(3), desc="outside"))
+    err = capfd.readouterr().err
+    assert "inside" not in err
+    assert ("outside" in err) == hf_logging.is_progress_bar_enabled()
+
+
 def test_encode_texts_restores_input_order_and_caches_by_content(tmp_path, monkeypatch):
     texts = ["a long sentence about a space opera with many words", "short", "mid length text"]
     vecs = E.encode_texts(texts, progress=False, cache_dir=tmp_path)

@@ -60,6 +60,11 @@ def test_lora_formula_matches_peft(tok):
         lora_param_count(model, 0, ["query"])
 
 
+def test_load_base_model_draws_no_loading_bar(capfd):
+    load_base_model(None, kind="encoder")
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def test_lora_delta_is_low_rank():
     a, b = torch.randn(2, 6), torch.randn(5, 2)
     delta = lora_delta(a, b, alpha=4, r=2)
