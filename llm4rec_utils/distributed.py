@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -85,10 +86,35 @@ def build_model(decoder_model: str, base_model: str, seed: int, r: int = 8):
     else:
         tok, _ = load_base_model(base_model, kind="encoder")
         lm, targets = tiny_gpt2(len(tok), seed=seed), ["c_attn"]
-    lm = get_peft_model(
-        lm, LoraConfig(task_type=TaskType.CAUSAL_LM, r=r, lora_alpha=2 * r, target_modules=targets)
+    cfg = LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=r,
+        lora_alpha=2 * r,
+        target_modules=targets,
+        fan_in_fan_out=targets_conv1d(lm, targets),
     )
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` while it wraps the
+        # model; the deprecation is between those two libraries, nothing this code can change
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        lm = get_peft_model(lm, cfg)
     return tok, YesNoHead(lm, *answer_token_ids(tok))
+
+
+def targets_conv1d(lm: torch.nn.Module, targets: list[str] | None) -> bool:
+    """Whether the modules LoRA adapts are ``transformers``' ``Conv1D`` (GPT-2's ``c_attn`` and
+    ``c_proj``), which store their weight as (d_in, d_out), the transpose of ``nn.Linear``'s:
+    LoRA's ``fan_in_fan_out`` must then be True (peft would warn and set it itself).
+    ``targets=None`` means peft's default targets for the model's architecture."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+    from transformers.pytorch_utils import Conv1D
+
+    if targets is None:
+        targets = DEFAULTS.get(getattr(lm.config, "model_type", None), [])
+    hit = [m for n, m in lm.named_modules() if n.split(".")[-1] in set(targets)]
+    return bool(hit) and all(isinstance(m, Conv1D) for m in hit)
 
 
 def train(args: argparse.Namespace) -> dict:

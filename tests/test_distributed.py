@@ -6,11 +6,19 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from llm4rec_utils.distributed import parse_args, read_samples, write_samples
+from llm4rec_utils.distributed import (
+    build_model,
+    parse_args,
+    read_samples,
+    targets_conv1d,
+    write_samples,
+)
+from llm4rec_utils.finetune import tiny_bert_classifier, tiny_gpt2
 
 
 def samples(n=40):
@@ -31,6 +39,21 @@ def test_samples_round_trip_and_bad_files_are_named(tmp_path):
         read_samples(tmp_path / "empty.jsonl")
     with pytest.raises(SystemExit):
         parse_args(["--data", "x", "--out", "y", "--steps", "0"])
+
+
+def test_lora_on_gpt2_conv1d_sets_fan_in_fan_out_without_peft_correcting_it():
+    # GPT-2's c_attn/c_proj are transformers' Conv1D (weight stored d_in x d_out): peft warns
+    # "fan_in_fan_out is set to False but the target module is `Conv1D`" unless the config says so
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*fan_in_fan_out.*")
+        _, head = build_model("", "", seed=0, r=2)
+    assert head.lm.peft_config["default"].fan_in_fan_out is True
+    gpt2 = tiny_gpt2(50, n_layer=1, n_embd=8)
+    assert targets_conv1d(gpt2, ["c_attn"]) and targets_conv1d(gpt2, ["c_attn", "c_proj"])
+    assert targets_conv1d(gpt2, None)  # peft's default target for GPT-2 is c_attn
+    bert = tiny_bert_classifier(50)  # nn.Linear projections: the default (False) is right
+    assert not targets_conv1d(bert, ["query", "value"]) and not targets_conv1d(bert, None)
+    assert not targets_conv1d(gpt2, ["no_such_module"])
 
 
 def free_port():
