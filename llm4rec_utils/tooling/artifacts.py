@@ -117,7 +117,8 @@ def save_model(
     sha256 beside it), with optional ``extras`` (e.g. the model's test scores) that
     :func:`read_extras` returns."""
     path = artifact_path(cache_dir, name, **parts)
-    extras = {k: torch.as_tensor(np.asarray(v)) for k, v in (extras or {}).items()}  # arrays
+    # np.array copies: a read-only view (a pandas index) would make torch warn
+    extras = {k: torch.as_tensor(np.array(v)) for k, v in (extras or {}).items()}
     payload = {"state_dict": model.state_dict(), "parts": repr(parts), "extras": extras}
     write_checked(path, lambda tmp: torch.save(payload, tmp))
     _EXTRAS.pop(str(path), None)
