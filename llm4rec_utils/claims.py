@@ -115,7 +115,10 @@ _ALL = [
     _c("pruned-keeps-quality", COMPUTE, "08", "§5", "half the weights pruned by magnitude, the cross-encoder keeps its AUC", "non-inferiority", margin=0.01, margin_reason="0.01 AUC, a loss a serving team would accept for the size"),
     _c("sparsity-faster", COMPUTE, "08", "§5", "unstructured sparsity makes the cross-encoder faster on this CPU"),
     # 09 prompting LLMs
-    _c("llm-beats-random", CHATGPT, "09", "§3", "a prompted LLM ranks candidates better than a random order"),
+    _c("llm-beats-random", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks candidates better than a random order"),
+    _c("llm-beats-sasrec", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks the same test users' candidates better than SASRec (per-user NDCG@10, paired)"),
+    _c("llm-beats-ease", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks the same test users' candidates better than EASE (per-user NDCG@10, paired)"),
+    _c("llm-beats-popularity", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks the same test users' candidates better than popularity (per-user NDCG@10, paired)"),
     _c("encoder-beats-random", CHATGPT, "09", "§3", "the sentence encoder ranks candidates better than a random order"),
     _c("sasrec-beats-encoder", CHATGPT, "09", "§5", "behaviour beats text: SASRec ranks the same candidates better than the encoder"),
     _c("position-bias", CHATGPT, "09", "§4", "the ranker's NDCG@10 depends on where the true item is placed"),

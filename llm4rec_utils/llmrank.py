@@ -5,6 +5,11 @@ A user's history is written as an ordered list of titles; the candidates are the
 and items the user never interacted with; the model is asked to order the candidates. This
 module builds the candidate sets and prompts, parses free-text answers back into rankings and
 measures the protocol's known biases. The models that answer live in :mod:`llm_backends`.
+
+A prompted ranker has settings (likelihood or generation, a demonstration or none, the history's
+order): :func:`choose_on_validation` tries each on validation users' candidates and picks one
+with :func:`~llm4rec_utils.verdicts.select_on_validation`; only the chosen one is then scored on
+the test users, beside the baselines on the same candidate lists.
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ from __future__ import annotations
 import difflib
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .constants import ITEM_COL, USER_COL
-from .evaluate import metrics_from_ranks
+from .evaluate import metrics_from_ranks, ndcg_from_ranks
+from .verdicts import select_on_validation
 
 
 def build_candidates(
@@ -318,6 +324,11 @@ class RerankRun:
         out["valid_share"] = float(self.valid.mean())
         return out
 
+    def ndcg(self, k: int = 10) -> np.ndarray:
+        """Per-user NDCG@k (one true item: ``1 / log2(rank + 1)`` in the top k, else 0): the
+        units a paired comparison of two rankers on the same candidates resamples."""
+        return np.asarray(ndcg_from_ranks(self.ranks, k), dtype=np.float64)
+
 
 def run_rerank(
     rank_fn: Callable[[int, np.ndarray], list[int] | ParsedRanking],
@@ -329,6 +340,10 @@ def run_rerank(
     omitted: str = "miss",
 ) -> RerankRun:
     """Show each user's candidates in a seeded random order and collect the truth's rank.
+
+    The shown orders depend on ``seed`` alone (the random places of ``omitted="random"`` are
+    drawn apart), so every ranker run with one seed sees each user's candidates in the same
+    order, and the first n rows are shown as they are in a run over all rows.
 
     Args:
         rank_fn: ``rank_fn(row, shown_items) -> order`` (positions into ``shown_items``) or a
@@ -347,6 +362,7 @@ def run_rerank(
     if truth_at is not None and not 0 <= truth_at < candidates.shape[1]:
         raise ValueError(f"truth_at={truth_at} is outside 0..{candidates.shape[1] - 1}")
     rng = np.random.default_rng(seed)
+    fill_rng = np.random.default_rng([seed, 1])  # omitted="random" only: never moves the orders
     n, m = candidates.shape
     ranks, valid, top1 = np.empty(n, int), np.empty(n, bool), np.empty(n, np.int64)
     rows = range(n) if progress is None else progress(range(n))
@@ -363,10 +379,67 @@ def run_rerank(
             else ParsedRanking(order=list(answer), n_candidates=m)
         )
         truth = int(np.flatnonzero(perm == 0)[0])
-        ranks[r] = rank_of_truth(parsed.order, m, truth, rng, omitted=omitted)
+        ranks[r] = rank_of_truth(parsed.order, m, truth, fill_rng, omitted=omitted)
         valid[r] = parsed.valid
         top1[r] = shown[parsed.order[0]] if parsed.order else -1
     return RerankRun(ranks=ranks, valid=valid, top1=top1)
+
+
+@dataclass
+class SettingChoice:
+    """Prompt settings tried on validation users, and the one chosen there."""
+
+    chosen: str
+    runs: dict[str, RerankRun]  # setting -> its run on the validation candidates
+    k: int = 10
+
+    def per_user(self, setting: str | None = None) -> np.ndarray:
+        """Per-user validation NDCG@k of ``setting`` (the chosen one by default)."""
+        return self.runs[setting or self.chosen].ndcg(self.k)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per setting: validation NDCG@k, HR@1, valid share, users, and which won."""
+        rows = {
+            name: {
+                f"valid ndcg@{self.k}": float(run.ndcg(self.k).mean()),
+                "valid hr@1": float((run.ranks == 1).mean()),
+                "valid_share": float(run.valid.mean()),
+                "users": len(run.ranks),
+                "chosen": name == self.chosen,
+            }
+            for name, run in self.runs.items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def choose_on_validation(
+    rank_fns: Mapping[str, Callable[[int, np.ndarray], list[int] | ParsedRanking]],
+    candidates: np.ndarray,
+    seed: int = 0,
+    k: int = 10,
+    omitted: str = "miss",
+) -> SettingChoice:
+    """Rank the *validation* candidates with every setting and choose the one with the best
+    mean NDCG@k (:func:`~llm4rec_utils.verdicts.select_on_validation`; a tie goes to the first
+    listed). Every setting sees each user's candidates in the same shown order (one ``seed``).
+
+    Args:
+        rank_fns: setting name -> ``rank_fn(row, shown_items)`` as for :func:`run_rerank`,
+            reading the history of validation row ``row`` (the items before its target).
+        candidates: (n, m) validation candidates, the validation target in column 0; built
+            with the test items among the ``known`` interactions, so no test item is shown.
+
+    The test users are then ranked once, with the chosen setting.
+    """
+    if not rank_fns:
+        raise ValueError("no setting to choose from")
+    runs = {
+        name: run_rerank(fn, candidates, seed=seed, omitted=omitted)
+        for name, fn in rank_fns.items()
+    }
+    chosen = select_on_validation({name: float(run.ndcg(k).mean()) for name, run in runs.items()})
+    return SettingChoice(chosen=chosen, runs=runs, k=k)
 
 
 def score_ranker(score_fn: Callable[[int, np.ndarray], np.ndarray], seed: int = 0):

@@ -42,8 +42,10 @@
 # 2. Parsing: matching an answer's titles back to the catalogue, and what a *valid* answer is.
 # 3. One interface, three backends: a local causal LM, an OpenAI-compatible endpoint, and the
 #    offline sentence encoder; why the baselines must see the same candidates.
-# 4. Position, history-order and popularity biases, measured.
-# 5. TALLRec with a decoder and LoRA, and what changes when training spans many GPUs.
+# 4. Choosing a prompt setting on validation users, then comparing the chosen LLM with SASRec,
+#    EASE and popularity, paired, on the same test users and candidates.
+# 5. Position, history-order and popularity biases, measured.
+# 6. TALLRec with a decoder and LoRA, and what changes when training spans many GPUs.
 #
 # **What runs on this machine.** The only pretrained model available offline is the sentence
 # encoder all-MiniLM-L6-v2, so the *offline* numbers here are the encoder's, clearly labelled: it is
@@ -51,7 +53,9 @@
 # with a tiny *randomly initialised* GPT-2 and the endpoint path with a scripted loopback server:
 # both check the code, neither is a result. On a machine with a model, set `DECODER_MODEL` (a
 # folder or hub id, e.g. `"Qwen/Qwen2.5-1.5B-Instruct"`, with `PROFILE="gpu"`) or `LLM_ENDPOINT`
-# (e.g. a local vLLM or Ollama server) and the same cells produce real, recorded results.
+# (e.g. a local vLLM or Ollama server) and the same cells produce real, recorded results. The
+# verdicts about prompted LLMs are judged in every run; without a real model their lines say that
+# the model behind them has random weights, so they check the code and say nothing about LLMs.
 #
 # The source articles' claims tested here (*ChatGPT-rec study*) are listed in
 # [docs/claims.md](../docs/claims.md).
@@ -128,6 +132,7 @@ from llm4rec_utils.llm_backends import (
 )
 from llm4rec_utils.llmrank import (
     build_candidates,
+    choose_on_validation,
     parse_ranking,
     popularity_percentile,
     position_spread,
@@ -168,7 +173,9 @@ record = partial(record_metric, RESULTS_PATH, NOTEBOOK)
 CACHE = Path(RESULTS_PATH).parent / "cache"  # notebook 03's SASRec, cached endpoint answers
 sns.set_theme(style="whitegrid")
 N_USERS = by_profile(PROFILE, smoke=60, full=943)  # test users, 20 candidates each
-N_LLM_USERS = by_profile(PROFILE, smoke=3, full=6, gpu=200)  # users a causal LM ranks (slow)
+N_LLM_USERS = by_profile(PROFILE, smoke=3, full=6, gpu=200)  # test users a causal LM ranks (slow)
+N_ENDPOINT_USERS = by_profile(PROFILE, smoke=5, full=N_USERS)  # test users an LLM endpoint ranks
+N_VALID = by_profile(PROFILE, smoke=5, full=200)  # validation users an LLM setting is tried on
 N_SHUFFLES = 3  # candidate orders per ranker: the position-bias test
 MAX_HISTORY = 20  # the most recent titles a prompt lists (LLMRank's prompts: up to 50)
 RECENT_FIRST = True  # list them newest first (LLMRank's prompts: oldest first, i.e. False)
@@ -187,8 +194,10 @@ print("device:", device, "| profile:", PROFILE)
 # up to 50 titles, oldest first (its *recency-focused* variant adds a sentence naming the most
 # recent one). Newest first puts the recent titles where a reader that stops early, or a
 # tokenizer that truncates the end, still sees them. To follow LLMRank, set
-# `MAX_HISTORY = 50` and `RECENT_FIRST = False` in the set-up cell: every prompt, the bi-encoder
-# and the LLM rankers read both. (Section 4b measures the order for the encoder.)
+# `MAX_HISTORY = 50` and `RECENT_FIRST = False` in the set-up cell: the prompt printed below and
+# the bi-encoder read both. The prompted LLMs of section 5 read `MAX_HISTORY` and try *both*
+# orders on validation users, keeping the one that ranks better there. (Section 4b measures the
+# order for the encoder.)
 #
 # Metrics: **HR@1** (the truth ranked first) and **NDCG@10** (1/log₂(rank + 1) when the truth is in
 # the top 10). The cell prints what a random order scores on both, the floor every ranker here
@@ -223,6 +232,33 @@ print(f"a random order scores NDCG@10 {floor['ndcg@10']:.4f} and HR@1 {floor['hr
 shown = cands[0][np.random.default_rng(SEED).permutation(20)]
 print("\n" + rank_prompt(history(0), titles_of(shown), max_history=MAX_HISTORY, recent_first=RECENT_FIRST))
 print("\n(the truth for this user:", item_title[cands[0, 0]] + ")")
+
+# %% [markdown]
+# **Validation users.** A prompted LLM has settings to choose (section 5a): likelihood or
+# generation, a worked example or none, the history newest or oldest first. The choice is made on
+# *validation* users, and the test users are then ranked once, with the chosen setting. A
+# validation user's target is their second-to-last interaction (the split's validation item),
+# their history is what came before it, and the 20 candidates are drawn as above among movies the
+# user never rated, so the test item is never one of them. The users are drawn at random, leaving
+# out the one whose test item section 5a shows as its worked example; a validation user can also
+# be a test user, then at an earlier item.
+
+# %%
+train_seqs = user_sequences(loo.train, num_users, seed=SEED)  # before each validation item
+valid = loo.valid[loo.valid[USER_COL] != users[-1]].sample(N_VALID, random_state=SEED + 1)
+valid_users = valid[USER_COL].to_numpy()
+valid_cands = build_candidates(valid, [loo.train, loo.valid, loo.test], num_items, n_negatives=19, seed=SEED + 1)
+test_item = dict(zip(loo.test[USER_COL], loo.test[ITEM_COL], strict=True))
+assert not any(test_item[u] in row for u, row in zip(valid_users, valid_cands, strict=True))  # no test item shown
+
+
+def valid_history(row):
+    """Validation row ``row``'s history as titles, oldest first (everything before its target)."""
+    return list(item_title[train_seqs[valid_users[row]]])
+
+
+print(f"{len(valid_users)} validation users x {valid_cands.shape[1]} candidates (the validation item in column 0); "
+      f"{len(set(valid_users) & set(users))} of them are also test users, at their earlier item")
 
 
 # %% [raw]
@@ -375,16 +411,22 @@ start = time.perf_counter()
 bi.warm(list(item_title) + [bi.history_text(history(r)) for r in range(len(users))])
 print(f"encoded {len(bi.cache):,} texts in {time.perf_counter() - start:.1f} s")
 runs = {}  # ranker name -> N_SHUFFLES runs over the same candidates, shown in other orders
+rank_fns = {}  # ranker name -> its rank function on the test rows (section 8 reuses it)
+
+
+def ranks_with(ranker, hist=history):
+    """A ``rank_fn`` for run_rerank: ``ranker.rank`` on row r's history (``hist``) and the shown titles."""
+    return lambda r, shown: ranker.rank(hist(r), titles_of(shown))
 
 
 def evaluate(name, rank_fn, n=None):
-    """Rank the first ``n`` users' candidates N_SHUFFLES times, each in another shown order."""
+    """Rank the first ``n`` test users' candidates N_SHUFFLES times, each in another shown order."""
     sub = cands if n is None else cands[:n]
-    runs[name] = [run_rerank(rank_fn, sub, seed=SEED + s) for s in range(N_SHUFFLES)]
+    runs[name], rank_fns[name] = [run_rerank(rank_fn, sub, seed=SEED + s) for s in range(N_SHUFFLES)], rank_fn
     return runs[name][0].metrics()
 
 
-res = evaluate("minilm-biencoder", lambda r, shown: bi.rank(history(r), titles_of(shown)))
+res = evaluate("minilm-biencoder", ranks_with(bi))
 print(f"minilm-biencoder: NDCG@10 {res['ndcg@10']:.4f}, HR@1 {res['hr@1']:.4f} on {len(users)} users")
 
 # %% [markdown]
@@ -414,8 +456,7 @@ for name, table in [("popularity", np.broadcast_to(pop, (len(users), num_items))
 
 def summarise(name):
     first = runs[name][0]
-    per_user = np.where(first.ranks <= 10, 1 / np.log2(first.ranks + 1), 0.0)
-    lo, hi = bootstrap_ci(per_user, n_boot=2000, seed=SEED)
+    lo, hi = bootstrap_ci(first.ndcg(), n_boot=2000, seed=SEED)
     return first.metrics() | {"ndcg@10_ci_low": lo, "ndcg@10_ci_high": hi,
                               "position_spread": position_spread(runs[name]), "users": len(first.ranks)}
 
@@ -469,7 +510,7 @@ order_ndcg = {}
 for label, (ranker, hist) in variants.items():
     ranker.warm([ranker.history_text(hist(r)) for r in range(len(users))])
     run = run_rerank(lambda r, shown, rk=ranker, h=hist: rk.rank(h(r), titles_of(shown)), cands, seed=SEED)
-    order_ndcg[label] = np.where(run.ranks <= 10, 1 / np.log2(run.ranks + 1), 0.0)
+    order_ndcg[label] = run.ndcg()
 order_rows = []
 for label, values in order_ndcg.items():
     diff = values - order_ndcg["newest first"]
@@ -515,6 +556,7 @@ pct.round(3)
 # answers can be incomplete or invent movies, counted by the valid share). **Few-shot** prepends
 # one worked example: another user's history and candidates, answered the way the instruction
 # asks, with all 20 candidates (that user's true item first, the others in the order shown).
+# With the history newest or oldest first, that makes six **settings**.
 #
 # **Without `DECODER_MODEL` the model is a 2-layer GPT-2 with random weights on a handful of
 # users: it checks the code path and its numbers are not results** (not recorded).
@@ -531,22 +573,51 @@ else:
     hf_logging.set_verbosity(verbosity)
     dec_tok.model_max_length = dec_lm.config.n_positions  # the encoder's tokenizer says 512; this model reads 1,024
     dec_name, note = "tiny-random-gpt2", "  <- random weights: a code-path check, NOT a result"
-n_llm = min(N_LLM_USERS, len(users))
+n_llm = min(N_LLM_USERS, len(users) - 1)  # the last test user is the worked example, never ranked by an LLM
+n_llm_valid = min(N_VALID, N_LLM_USERS)
 demo_shown = cands[-1][np.random.default_rng(SEED).permutation(20)]
 demo_answer = [cands[-1, 0], *[c for c in demo_shown if c != cands[-1, 0]]]  # all 20: the truth first
 assert sorted(demo_answer) == sorted(demo_shown)
 demo = (history(len(users) - 1), titles_of(demo_shown), titles_of(demo_answer))
-settings = {"likelihood": ("likelihood", {}), "generate": ("generate", {}),
-            "generate-1-shot": ("generate", {"examples": [demo]})}
 new_tokens = by_profile(PROFILE, smoke=16, full=48, gpu=400)  # ~10 tokens per title
-for label, (mode, extra) in settings.items():
-    llm = CausalLMRanker(dec_lm, dec_tok, mode=mode, device=device, max_new_tokens=new_tokens,
-                         prompt_kwargs={"max_history": MAX_HISTORY, "recent_first": RECENT_FIRST, **extra}, seed=SEED)
-    start = time.perf_counter()
-    res = evaluate(f"{dec_name}-{label}", lambda r, shown, m=llm: m.rank(history(r), titles_of(shown)), n=n_llm)
-    print(f"{dec_name} {label}: {n_llm} users x {N_SHUFFLES} orders in {time.perf_counter() - start:.1f} s; "
-          f"NDCG@10 {res['ndcg@10']:.3f}, valid answers {res['valid_share']:.0%}{note}")
-print("\nlast generated answer:", repr(llm.generate(llm.prompt(history(0), titles_of(shown)))[:200]))
+ORDERS = {"newest-first": True, "oldest-first": False}  # the history order a setting writes
+
+
+def causal_ranker(mode, shots, recent_first):
+    kw = {"max_history": MAX_HISTORY, "recent_first": recent_first, "examples": [demo][:shots]}
+    return CausalLMRanker(dec_lm, dec_tok, mode=mode, device=device, max_new_tokens=new_tokens,
+                          prompt_kwargs=kw, seed=SEED)
+
+
+dec_settings = {f"{mode}{'-1-shot' * shots}-{order}": causal_ranker(mode, shots, recent)
+                for mode, shots in [("likelihood", 0), ("generate", 0), ("generate", 1)]
+                for order, recent in ORDERS.items()}
+print(f"{dec_name}, {len(dec_settings)} settings: {', '.join(dec_settings)}{note}")
+
+# %% [markdown]
+# **The setting is chosen on validation users.** Every setting ranks the validation users'
+# candidates once, each user's candidates shown in the same order to every setting, and
+# `choose_on_validation` keeps the one with the best mean NDCG@10 (the package's
+# `verdicts.select_on_validation`; a tie goes to the first listed). Only the chosen setting then
+# ranks the test users, `N_SHUFFLES` times in other shown orders: the test users are looked at
+# once, to confirm.
+
+# %%
+start = time.perf_counter()
+dec_choice = choose_on_validation({label: ranks_with(m, valid_history) for label, m in dec_settings.items()},
+                                  valid_cands[:n_llm_valid], seed=SEED)
+print(f"{len(dec_settings)} settings x {n_llm_valid} validation users in {time.perf_counter() - start:.1f} s; "
+      f"chosen: {dec_choice.chosen}{note}")
+dec_choice.table.round(3)
+
+# %%
+dec_run = f"{dec_name}-{dec_choice.chosen}"
+start = time.perf_counter()
+res = evaluate(dec_run, ranks_with(dec_settings[dec_choice.chosen]), n=n_llm)
+print(f"{dec_run} on the test users: {n_llm} users x {N_SHUFFLES} orders in {time.perf_counter() - start:.1f} s; "
+      f"NDCG@10 {res['ndcg@10']:.3f}, valid answers {res['valid_share']:.0%}{note}")
+gen = dec_settings["generate-newest-first"]
+print("\nan answer generated for test user 0:", repr(gen.generate(gen.prompt(history(0), titles_of(shown)))[:200]))
 
 # %% [markdown]
 # ### 5b. An OpenAI-compatible endpoint
@@ -560,21 +631,35 @@ print("\nlast generated answer:", repr(llm.generate(llm.prompt(history(0), title
 # useful one: it is the extreme of position bias. With the candidates shuffled it scores like a
 # random order; shown the truth first it looks perfect. That is why the protocol shuffles, and why
 # a single fixed order can flatter a prompted LLM.
+#
+# With `LLM_ENDPOINT` the endpoint has four settings (a worked example or none, the history
+# newest or oldest first), chosen on the validation users as in 5a; the chosen one then ranks
+# `N_ENDPOINT_USERS` test users. The request budget is twice the requests the cell plans.
 
 # %%
-if LLM_ENDPOINT:
+if LLM_ENDPOINT:  # four settings (a worked example or none, two history orders), chosen on validation users
+    n_ep = min(N_ENDPOINT_USERS, len(users) - 1)  # the last test user is the worked example
+    ep_kw = {f"chat{'-1-shot' * shots}-{order}": {"max_history": MAX_HISTORY, "recent_first": recent,
+                                                   "examples": [demo][:shots]}
+             for shots in (0, 1) for order, recent in ORDERS.items()}
+    planned = len(ep_kw) * N_VALID + (N_SHUFFLES + 2) * n_ep  # validation, test orders, position-bias test
     client = EndpointClient(LLM_ENDPOINT, LLM_MODEL, cache_dir=CACHE / "llm", api_key=os.environ.get("LLM_API_KEY"),
-                            budget=by_profile(PROFILE, smoke=20, full=3 * N_USERS))
-    ep = EndpointRanker(client, name=f"endpoint-{LLM_MODEL}",
-                        prompt_kwargs={"max_history": MAX_HISTORY, "recent_first": RECENT_FIRST})
-    evaluate(ep.name, lambda r, shown: ep.rank(history(r), titles_of(shown)), n=by_profile(PROFILE, smoke=5, full=N_USERS))
-    print(f"{ep.name}: {client.requests} requests, {client.cache_hits} answers from the cache")
+                            budget=2 * planned)  # twice the planned requests: room for retries
+    ep_settings = {label: EndpointRanker(client, name=f"endpoint-{LLM_MODEL}-{label}", prompt_kwargs=kw)
+                   for label, kw in ep_kw.items()}
+    ep_choice = choose_on_validation({label: ranks_with(e, valid_history) for label, e in ep_settings.items()},
+                                     valid_cands, seed=SEED)
+    ep_run = ep_settings[ep_choice.chosen].name
+    evaluate(ep_run, ranks_with(ep_settings[ep_choice.chosen]), n=n_ep)
+    print(ep_choice.table.round(3).to_string())
+    print(f"{ep_run} chosen on {len(valid_cands)} validation users, ranked {n_ep} test users; "
+          f"{client.requests} requests, {client.cache_hits} answers from the cache")
 else:
     with LoopbackChatServer(echo_candidates) as server:
         client = EndpointClient(server.url, "scripted-echo", budget=None)  # local: no budget
         ep = EndpointRanker(client, name="scripted-echo")
-        evaluate(ep.name, lambda r, shown: ep.rank(history(r), titles_of(shown)))
-        truth_first = run_rerank(lambda r, shown: ep.rank(history(r), titles_of(shown)), cands, shuffle=False)
+        evaluate(ep.name, ranks_with(ep))
+        truth_first = run_rerank(ranks_with(ep), cands, shuffle=False)
     echo = runs["scripted-echo"]
     print(f"scripted echo, shuffled candidates: HR@1 {echo[0].metrics()['hr@1']:.3f} "
           f"(random: {floor['hr@1']:.2f}), NDCG@10 spread over {N_SHUFFLES} orders {position_spread(echo):.3f}")
@@ -610,10 +695,52 @@ popularity = pd.DataFrame.from_dict({name: popularity_bias(name) for name in run
 popularity.round(3)
 
 # %% [markdown]
+# ### 5d. The chosen LLM against SASRec, EASE and popularity
+# The prompted LLM the claims are about is the validation-chosen setting of the configured
+# backend (`DECODER_MODEL` or `LLM_ENDPOINT`; with both, the one with the better validation
+# NDCG@10 on the validation users both ranked). SASRec, EASE and popularity ranked the *same*
+# test users' *same* 20 candidates, so the comparison is paired: per user, the LLM's NDCG@10
+# (averaged over the `N_SHUFFLES` shown orders) minus the baseline's, with a bootstrap interval
+# over users. **Without a real model the LLM is the random-weight GPT-2 of 5a: the table and the
+# verdicts built on it check the code path and say nothing about language models**, and their
+# lines in the Summary say so.
+
+# %%
+llm_options = ({dec_run: dec_choice} if DECODER_MODEL else {}) | ({ep_run: ep_choice} if LLM_ENDPOINT else {})
+random_weights = not llm_options  # no real model named: the random GPT-2 stands in, a code-path check
+llm_options = llm_options or {dec_run: dec_choice}
+n_common = min(len(c.per_user()) for c in llm_options.values())  # validation users every backend ranked
+llm_run = V.select_on_validation({run: c.per_user()[:n_common].mean() for run, c in llm_options.items()})
+n_cmp = len(runs[llm_run][0].ranks)  # the test users the chosen LLM ranked: rows 0..n_cmp-1 of `cands`
+
+
+def mean_ndcg(name, n=n_cmp):
+    """Per-user NDCG@10 of ``name`` on the first ``n`` test users, averaged over the shown orders."""
+    return np.mean([run.ndcg()[:n] for run in runs[name]], axis=0)
+
+
+llm_ndcg = mean_ndcg(llm_run)
+llm_note = (f"{llm_run}: setting chosen on {len(llm_options[llm_run].per_user())} validation users, "
+            f"scored once on {n_cmp} test users")
+if random_weights:
+    llm_note += ("; RANDOM WEIGHTS (no DECODER_MODEL or LLM_ENDPOINT given): a code-path check, "
+                 "not a result about language models")
+vs_baseline = {base: V.paired_diff(llm_ndcg, mean_ndcg(base), seed=SEED,
+                                   test=f"{llm_run} − {base}, per-user NDCG@10 (mean over {N_SHUFFLES} shown orders), "
+                                        "same test users and candidates")
+               for base in ["sasrec", "ease", "popularity"]}
+print(llm_note)
+pd.DataFrame({base: {"LLM ndcg@10": llm_ndcg.mean(), "baseline ndcg@10": mean_ndcg(base).mean(),
+                     "LLM − baseline": ev.effect, "95% low": ev.ci_low, "95% high": ev.ci_high, "users": ev.units}
+              for base, ev in vs_baseline.items()}).T.round(4)
+
+# %% [markdown]
 # ### Exercise 5.1 (try it where you can, not auto-graded)
 # If you have a GPU or an OpenAI-compatible server, run this notebook with
-# `DECODER_MODEL` or `LLM_ENDPOINT` set (README: parameters). Compare the model's NDCG@10 with
-# SASRec's on the same candidates, and its position spread with the echo server's.
+# `DECODER_MODEL` or `LLM_ENDPOINT` set (README: parameters). Which setting did the validation
+# users choose? After the choice, rank the test users once with each of the other settings: does
+# the test agree with the validation order? Compare the chosen model's position spread with the
+# echo server's.
 
 # %% [markdown]
 # ## 6. TALLRec with a decoder ("Yes"/"No")
@@ -709,13 +836,14 @@ assert not shard[0] & shard[1] and ranks[0]["final_digest"] == ranks[1]["final_d
 
 # %% [markdown]
 # ## 8. Record the results
-# Every ranker on the same candidates is recorded under protocol `rerank-20-zero-shot`; code-path
-# checks (the random GPT-2, the scripted echo) are not.
+# Every ranker on the same candidates is recorded under protocol `rerank-20-zero-shot` (an LLM
+# setting with a worked example under `rerank-20-few-shot`); code-path checks (the random GPT-2,
+# the scripted echo) are not.
 
 # %%
 for name in [n for n in runs if not n.startswith(CODE_PATH_ONLY)]:  # board rows, then LLM backends
     row = board.loc[name] if name in board.index else summarise(name)
-    protocol = "rerank-20-few-shot" if "shot" in name else "rerank-20-zero-shot"
+    protocol = "rerank-20-few-shot" if "1-shot" in name else "rerank-20-zero-shot"
     for metric in ["ndcg@10", "hr@1", "valid_share", "position_spread", "ndcg@10_ci_low", "ndcg@10_ci_high"]:
         record(name, protocol, metric, row[metric], users=int(row["users"]))
     if popularity.loc[name, "users"]:  # every ranker whose answers named a first item (section 5c)
@@ -730,41 +858,41 @@ if DECODER_MODEL:
 
 # %% [markdown]
 # ### The claims, decided
-# By the package's verdict engine, on the same users and candidates. A ranker is compared with
-# the random order through its per-user NDCG@10 (the random order's expected value is the same
-# for every user). Position bias is measured by placing the true item **first** and **last**
-# among the candidates shown (the others in a seeded random order) and comparing the two runs
-# per user; the spread over random shuffles cannot detect it. The prompted-LLM claim is decided
-# only when `DECODER_MODEL` or `LLM_ENDPOINT` names a real model.
+# By the package's verdict engine, on the same users and candidates. The prompted-LLM claims are
+# judged in every run on section 5d's paired comparison: the LLM's setting was chosen on the
+# validation users, and the test users were looked at once. Without a real model their lines say
+# that the model has random weights. A ranker is compared with the random order through its
+# per-user NDCG@10 (the random order's expected value is the same for every user).
 
 # %%
 judge_here = partial(judge, results_path=RESULTS_PATH)
 
 
-def per_user_ndcg(run):
-    return np.where(run.ranks <= 10, 1 / np.log2(run.ranks + 1), 0.0)
-
-
-def vs_random(name):
-    values = per_user_ndcg(runs[name][0])
+def vs_random(values, name):
     return V.exceeds(values.mean(), floor["ndcg@10"], f"{name} NDCG@10 over 20 candidates (random order's expected value)",
                      units=len(values), ci=bootstrap_ci(values, n_boot=2000, seed=SEED))
 
 
-llms = [n for n in runs if n not in board.index and not n.startswith(CODE_PATH_ONLY)]
-if llms:
-    best = max(llms, key=lambda n: runs[n][0].metrics()["ndcg@10"])
-    judge_here("llm-beats-random", vs_random(best), note="the best of the configured LLM settings on these users")
-judge_here("encoder-beats-random", vs_random("minilm-biencoder"))
-judge_here("sasrec-beats-encoder", V.paired_diff(per_user_ndcg(runs["sasrec"][0]), per_user_ndcg(runs["minilm-biencoder"][0]),
-                                                 seed=SEED, test="SASRec − encoder, NDCG@10, same users and candidates"))
-biased = best if llms else "minilm-biencoder"
-biased_fn = {"minilm-biencoder": lambda r, shown: bi.rank(history(r), titles_of(shown))}.get(biased)
-if biased_fn is not None:
-    at_first = run_rerank(biased_fn, cands, seed=SEED, truth_at=0)
-    at_last = run_rerank(biased_fn, cands, seed=SEED, truth_at=cands.shape[1] - 1)
-    judge_here("position-bias", V.paired_diff(per_user_ndcg(at_first), per_user_ndcg(at_last), seed=SEED,
-                                              test=f"{biased}: NDCG@10 with the truth shown first − shown last"))
+judge_here("llm-beats-random", vs_random(llm_ndcg, llm_run), note=llm_note)
+for base in ["sasrec", "ease", "popularity"]:
+    judge_here(f"llm-beats-{base}", vs_baseline[base], note=llm_note)
+judge_here("encoder-beats-random", vs_random(runs["minilm-biencoder"][0].ndcg(), "minilm-biencoder"))
+_ = judge_here("sasrec-beats-encoder", V.paired_diff(runs["sasrec"][0].ndcg(), runs["minilm-biencoder"][0].ndcg(), seed=SEED,
+                                                     test="SASRec − encoder, NDCG@10, same users and candidates"))
+
+# %% [markdown]
+# Position bias is measured by placing the true item **first** and **last** among the candidates
+# shown (the others in a seeded random order) and comparing the two runs per user; the spread
+# over random shuffles cannot detect it. It is measured on the chosen LLM when a real one is
+# configured, else on the encoder (the bias of a model with random weights would say nothing).
+
+# %%
+biased = "minilm-biencoder" if random_weights else llm_run
+n_bias = len(runs[biased][0].ranks)
+at_first = run_rerank(rank_fns[biased], cands[:n_bias], seed=SEED, truth_at=0)
+at_last = run_rerank(rank_fns[biased], cands[:n_bias], seed=SEED, truth_at=cands.shape[1] - 1)
+judge_here("position-bias", V.paired_diff(at_first.ndcg(), at_last.ndcg(), seed=SEED,
+                                          test=f"{biased}: NDCG@10 with the truth shown first − shown last"))
 judge_here("history-order-matters", V.paired_diff(order_ndcg["oldest first"], order_ndcg["newest first"], seed=SEED,
                                                   test="encoder, oldest first − newest first, NDCG@10"),
            note=f"shuffled − newest first: {order_table.loc['shuffled', 'vs newest first']:+.4f}")
@@ -779,8 +907,9 @@ _ = judge_here("popularity-bias", V.paired_diff(popularity_percentile(runs["mini
 
 # %% [markdown]
 # ### Exercise 9.1 (explain, not auto-graded)
-# Read the verdict lines that the Summary cell below prints. Which claim could this CPU run not
-# decide, and what exactly would decide it (which model, which protocol, which number)?
+# Read the verdict lines that the Summary cell below prints. Which of them are about a model with
+# random weights, and what exactly would make them a result about a language model (which model,
+# which protocol, which number)?
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "hr@1", "valid_share", "position_spread"]).to_string(), "\n")
@@ -789,6 +918,7 @@ print(recap([
     "The LLMRank protocol: history as titles, 20 shuffled candidates, NDCG@10 and HR@1 beside a random order.",
     "Parsing a free-text answer back to the candidates, and what makes an answer valid.",
     "One ranking interface over three backends, with the baselines on the same candidate lists.",
+    "An LLM's prompt setting chosen on validation users, then compared with SASRec, EASE and popularity, paired.",
     "How position, history-order and popularity biases are measured.",
     "TALLRec's Yes/No scoring with a decoder and LoRA, and data-parallel training across processes.",
 ]))

@@ -214,3 +214,63 @@ def test_parse_tells_remakes_apart_and_reads_titles_that_look_like_sentences():
         "Faster Pussycat! Kill! Kill!\nThat Darn Cat!\nHope this helps you choose!", cands
     )
     assert p.order == [2, 0] and p.ignored == ["Hope this helps you choose!"]
+
+
+def test_per_user_ndcg_averages_to_the_reported_metric():
+    in_shown_order = lambda r, shown: list(range(len(shown)))  # noqa: E731
+    run = run_rerank(in_shown_order, np.arange(200).reshape(10, 20), seed=3)
+    per_user = run.ndcg()
+    assert per_user.shape == (10,)
+    assert per_user.mean() == pytest.approx(run.metrics()["ndcg@10"])
+    assert np.allclose(per_user, np.where(run.ranks <= 10, 1 / np.log2(run.ranks + 1), 0.0))
+
+
+def test_shown_orders_depend_on_the_seed_alone():
+    cands = np.arange(200).reshape(10, 20)
+    seen = {}
+
+    def recorder(tag, keep=20):
+        def rank(r, shown):
+            seen.setdefault(tag, []).append(tuple(shown))
+            return [i for i, item in enumerate(shown) if item != cands[r, 0]][:keep]
+
+        return rank
+
+    run_rerank(recorder("miss", 5), cands, seed=7)
+    run_rerank(recorder("random", 5), cands, seed=7, omitted="random")
+    run_rerank(recorder("prefix"), cands[:4], seed=7)
+    assert seen["miss"] == seen["random"]  # filling left-out truths draws apart from the orders
+    assert seen["prefix"] == seen["miss"][:4]  # the first rows are shown as in the full run
+
+
+def test_choose_on_validation_picks_the_best_validation_setting_and_shows_all_the_same_orders():
+    from llm4rec_utils.llmrank import choose_on_validation
+
+    cands = np.arange(120).reshape(6, 20)
+    shown_by = {}
+
+    def setting(name, truth_place):
+        def rank(r, shown):
+            shown_by.setdefault(name, []).append(tuple(shown))
+            others = [i for i, item in enumerate(shown) if item != cands[r, 0]]
+            truth = int(np.flatnonzero(shown == cands[r, 0])[0])
+            return others[:truth_place] + [truth] + others[truth_place:]
+
+        return rank
+
+    choice = choose_on_validation(
+        {"third": setting("third", 2), "first": setting("first", 0), "last": setting("last", 19)},
+        cands,
+        seed=1,
+    )
+    assert choice.chosen == "first"
+    assert shown_by["third"] == shown_by["first"] == shown_by["last"]
+    table = choice.table
+    assert table.loc["first", "valid ndcg@10"] == 1.0 and table.loc["last", "valid ndcg@10"] == 0.0
+    assert table["chosen"].tolist() == [False, True, False] and (table["users"] == 6).all()
+    assert np.allclose(choice.per_user(), 1.0) and np.allclose(choice.per_user("third"), 0.5)
+    # a tie goes to the first listed, as in verdicts.select_on_validation
+    tie = choose_on_validation({"a": setting("a", 0), "b": setting("b", 0)}, cands)
+    assert tie.chosen == "a"
+    with pytest.raises(ValueError, match="no setting"):
+        choose_on_validation({}, cands)
