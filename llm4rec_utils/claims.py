@@ -149,6 +149,7 @@ def judge(
     results_path: str | os.PathLike | None = None,
     seed_floor: float | None = None,
     note: str = "",
+    stand_in: str = "",
 ) -> Verdict:
     """Decide a registered claim from its evidence (and record it when ``results_path`` is set).
 
@@ -156,7 +157,9 @@ def judge(
     claim the engine flips it, so the recorded effect is always positive in the claim's favour.
     A recipe claim judged on one training seed cannot be decided on an effect smaller than
     ``seed_floor`` (the seed spread measured for a cheaper model of the same notebook); with
-    no ``seed_floor`` it stays undecided.
+    no ``seed_floor`` it stays undecided. ``stand_in`` says why the evidence comes from a
+    stand-in for what the claim is about (a random-weight model standing in for an LLM): the
+    interval is recorded, the verdict is "undecided", and the line says why.
     """
     claim = get_claim(claim_id)
     if not isinstance(evidence, Evidence):
@@ -176,6 +179,9 @@ def judge(
     else:
         word = decide(claim.kind, low, high, claim.margin)
     notes = [note] if note else []
+    if stand_in:
+        word = "undecided"
+        notes.append(f"not a test of the claim: {stand_in}")
     if not evidence.paired:
         notes.append("unpaired: the two sides were measured on different units")
     if claim.recipe and evidence.seeds == 1 and word != "undecided":

@@ -873,9 +873,10 @@ def vs_random(values, name):
                      units=len(values), ci=bootstrap_ci(values, n_boot=2000, seed=SEED))
 
 
-judge_here("llm-beats-random", vs_random(llm_ndcg, llm_run), note=llm_note)
+stand_in = "a random-weight model stands in for the LLM" if random_weights else ""
+judge_here("llm-beats-random", vs_random(llm_ndcg, llm_run), note=llm_note, stand_in=stand_in)
 for base in ["sasrec", "ease", "popularity"]:
-    judge_here(f"llm-beats-{base}", vs_baseline[base], note=llm_note)
+    judge_here(f"llm-beats-{base}", vs_baseline[base], note=llm_note, stand_in=stand_in)
 judge_here("encoder-beats-random", vs_random(runs["minilm-biencoder"][0].ndcg(), "minilm-biencoder"))
 _ = judge_here("sasrec-beats-encoder", V.paired_diff(runs["sasrec"][0].ndcg(), runs["minilm-biencoder"][0].ndcg(), seed=SEED,
                                                      test="SASRec − encoder, NDCG@10, same users and candidates"))

@@ -247,3 +247,11 @@ def test_no_notebook_writes_a_verdict_as_a_constant():
 def test_a_lower_is_better_threshold_prints_its_interval_in_order():
     v = C.judge("mf-beats-surprise-svd", V.exceeds(0.92, 0.934, "rmse", ci=(0.91, 0.93)))
     assert v.verdict == "supported" and "0.92 [0.91, 0.93] against the threshold 0.934" in v.line()
+
+
+def test_a_stand_in_is_recorded_but_never_decides():
+    clear_win = V.Evidence(0.5, 0.4, 0.6, test="toy", units=100)
+    assert C.judge("llm-beats-ease", clear_win).verdict == "supported"
+    v = C.judge("llm-beats-ease", clear_win, stand_in="a random-weight model stands in for the LLM")
+    assert v.verdict == "undecided" and v.ci_low == 0.4
+    assert "not a test of the claim: a random-weight model" in v.line()
