@@ -108,6 +108,18 @@ ANCHORS = (
         "histories), not MovieLens-100K; negatives drawn uniformly here, as in the paper",
     ),
     Anchor(
+        "LLaRA (Liao et al., SIGIR 2024), MovieLens; its README's corrected results (2024-07)",
+        "LLaRA (SASRec), Llama2-7B",
+        "next item among 20 candidates (the target and 19 sampled items), HitRatio@1",
+        "hr@1",
+        0.4526,
+        ("09_prompting_llms", "sasrec", "rerank-20-zero-shot"),
+        "rerank-20-zero-shot",
+        "differs: LLaRA's own data files and candidate draw are not rebuilt here; ours is "
+        "leave-one-out by time on MovieLens-100K with 19 uniformly drawn unseen items, and the "
+        "row is SASRec alone (the sequential model LLaRA feeds into Llama2), not LLaRA",
+    ),
+    Anchor(
         "TALLRec (Bao et al., RecSys 2023), MovieLens-100K",
         "LLaMA-7B + LoRA, 256 samples",
         "TALLRec's split: samples built user by user, the last 10,000 kept",
