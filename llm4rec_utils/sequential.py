@@ -19,6 +19,7 @@ from torch import nn
 from .attention import Dropout, TransformerBlock, causal_mask
 from .constants import ITEM_COL, TIMESTAMP_COL, USER_COL
 from .progress import tqdm
+from .repro import by_profile
 from .splits import time_sorted
 from .training import Checkpointer, adam, length_bucketed_batches, linear_warmup, train_epoch
 
@@ -119,6 +120,24 @@ def sasrec_ml100k_config(num_items: int, **overrides) -> SASRecConfig:
     """
     base = dict(max_len=100, emb_dim=64, num_heads=2, num_blocks=2, d_ff=256, dropout=0.3)
     return SASRecConfig(num_items=num_items, **{**base, **overrides})
+
+
+def sasrec_ml100k_training(profile: str) -> dict:
+    """Notebook 03's training recipe for :func:`sasrec_ml100k_config`, per profile: the keyword
+    arguments of :func:`train_sasrec` besides the data (early stopping on validation NDCG@10,
+    checked every ``eval_every`` epochs, ``patience`` checks). Part of the model's cache key,
+    so notebook 09 finds 03's model only when both used this recipe.
+
+    32 windows per batch give ~48 Adam steps per epoch; validation NDCG@10 is noisy, so
+    patience 4 (20 epochs in the full profile) rides out a dip.
+    """
+    return dict(
+        epochs=by_profile(profile, smoke=2, full=55, gpu=200),
+        batch_size=32,
+        lr=2e-3,
+        eval_every=by_profile(profile, smoke=1, full=5),
+        patience=4,
+    )
 
 
 class SASRec(nn.Module):

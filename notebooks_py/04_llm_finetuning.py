@@ -577,7 +577,7 @@ _ = train_and_report("lm-lora", lora_model, LORA_CFG)
 bench_test = lm_test.head(N_FEWSHOT_TEST)  # also the few-shot curve's test set (3g)
 bench_texts = {"train": texts["train"][:N_BENCH], "test": texts["test"][: len(bench_test)]}
 bench_y, bench_scores, bench_trainable = y_train[:N_BENCH], {}, {}
-bench_seed_scores = {}  # name -> [scores of each seed in BENCH_SEEDS]
+bench_seed_scores = {}  # name -> {seed: scores}: re-running a cell replaces its seeds, never adds
 FAMILY = {  # method -> (spec, learning rate); rates are the methods' usual ones, not tuned here
     "lm-lora": (LORA, 1e-3),
     "lm-ia3": (AdapterSpec("ia3"), 5e-3),
@@ -597,7 +597,7 @@ def bench_run(name, model, lr, prompts=bench_texts, warmup=0.1, hooks=None, seed
         model, tok, prompts["train"], bench_y, cfg, seed=seed, device=device, progress=False, **(hooks or {})
     )
     scores = predict_texts(model, tok, prompts["test"], device=device, precision=PRECISION, progress=False)
-    bench_seed_scores.setdefault(name, []).append(scores)
+    bench_seed_scores.setdefault(name, {})[seed] = scores
     if seed != SEED:
         print(f"{name} (seed {seed}): AUC {auc(bench_test[LABEL_COL], scores):.4f}")
         return model
@@ -1270,7 +1270,7 @@ judge_here("lm-beats-features", V.auc_diff(y_lm, test_scores[best_val], features
 judge_here("lm-adds-to-features", V.auc_diff(
     y_lm, stack_scores, val_only.predict_proba(lm_test[X_COLS])[:, 1], users_lm, n_boot=500, seed=SEED,
     test="AUC(features + LM logit) − AUC(features alone), both fitted on the validation samples"))
-bench = {name: np.stack(v) for name, v in bench_seed_scores.items()}
+bench = {name: np.stack([v[s] for s in sorted(v)]) for name, v in bench_seed_scores.items()}
 judge_here("lora-matches-full", V.auc_diff(
     y_bench, bench["lm-lora"], bench["lm-full"], users_bench, n_boot=300, seed=SEED,
     test="AUC(LoRA) − AUC(full), bench: same samples, one epoch each"))

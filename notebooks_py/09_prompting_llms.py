@@ -147,6 +147,7 @@ from llm4rec_utils.repro import by_profile, check_profile, get_device, set_seed
 from llm4rec_utils.sequential import (
     SASRec,
     sasrec_ml100k_config,
+    sasrec_ml100k_training,
     sasrec_score_fn,
     train_sasrec,
     user_sequences,
@@ -443,7 +444,8 @@ pop = np.bincount(known[ITEM_COL], minlength=num_items).astype(float)
 R = interaction_matrix(known, num_users, num_items)
 ease = np.asarray(R[users] @ ease_weights(R, reg=250.0))
 sasrec = SASRec(sasrec_ml100k_config(num_items))
-key = dict(config=sasrec.cfg, split="loo-full", seed=SEED, profile=PROFILE, code=code_version(SASRec))
+key = dict(config=sasrec.cfg, train=sasrec_ml100k_training(PROFILE), split="loo-full", seed=SEED, profile=PROFILE,
+           code=code_version(SASRec))
 source = load_model(CACHE, "sasrec", sasrec, **key)
 if source is None:  # notebook 03 has not run with these settings
     train_sasrec(sasrec, user_sequences(loo.train, num_users, seed=SEED), device=device, seed=SEED,

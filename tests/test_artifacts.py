@@ -227,3 +227,18 @@ assert before == same != after
         timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_the_sasrec_key_holds_its_training_recipe(tmp_path):
+    """03 saves and 09 looks up SASRec under a key with the training recipe in it: a teacher who
+    changes the epochs (or batch, learning rate, patience) in 03 makes 09 miss, not load it."""
+    from llm4rec_utils.sequential import sasrec_ml100k_training
+
+    cfg = sasrec_ml100k_config(50)
+    recipe = sasrec_ml100k_training("smoke")
+    save_model(tmp_path, "sasrec", SASRec(cfg), **parts(cfg, train=recipe))
+    assert load_model(tmp_path, "sasrec", SASRec(cfg), **parts(cfg, train=recipe)) is not None
+    for change in [dict(epochs=3), dict(batch_size=64), dict(lr=1e-3), dict(patience=2)]:
+        changed = parts(cfg, train={**recipe, **change})
+        assert load_model(tmp_path, "sasrec", SASRec(cfg), **changed) is None
+    assert sasrec_ml100k_training("full")["epochs"] > sasrec_ml100k_training("smoke")["epochs"]
