@@ -25,10 +25,11 @@ Cost (08)
 Run-time helpers
     ``repro`` seeds, devices, profiles, precision.
 Tooling no notebook teaches (``tooling``)
-    ``runner`` executes notebooks with papermill; ``report`` the front page; ``results`` the
-    ``results.json`` store; ``artifacts`` the keyed model cache; ``files`` digests, atomic
-    writes, checked cache files, safe extraction; ``coursework`` student editions and grading;
-    ``pairing`` py:percent twins; ``launch`` Colab / Binder cells.
+    ``runner`` executes notebooks with papermill; ``report`` the front page and the published
+    site; ``pages`` each executed notebook's pages (student edition, teacher copy) with offline
+    MathJax; ``results`` the ``results.json`` store; ``artifacts`` the keyed model cache;
+    ``files`` digests, atomic writes, checked cache files, safe extraction; ``coursework``
+    student editions and grading; ``pairing`` py:percent twins; ``launch`` Colab / Binder cells.
 """
 
 __version__ = "0.1.0"

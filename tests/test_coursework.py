@@ -113,6 +113,52 @@ def test_student_edition_shows_no_solution(path, built):
     )
 
 
+def _doctest_source(code):
+    """The Python of one of otter's doctest-formatted cases (its ``>>>`` and ``...`` lines)."""
+    lines = [ln[4:] for ln in code.splitlines() if ln.startswith((">>> ", "... "))]
+    return "\n".join(lines)
+
+
+def _code_ast(source):
+    import ast
+
+    return ast.dump(ast.parse(source))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_executed_student_edition_strips_as_otter_does_and_keeps_outputs(path, built):
+    """The published student page (an executed teacher notebook, stripped): the same stubs as
+    otter assign's student edition, its public checks and none of the hidden ones, every other
+    cell's outputs kept, and no solution line anywhere, outputs included."""
+    executed = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(executed.cells):  # as if run: each cell printed something
+        if cell.cell_type == "code":
+            cell.execution_count = i
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"ran {i}\n")]
+    edition = cw.executed_student_edition(executed)
+    b = built[path.stem]
+    stubs = [c for c in edition.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    assert [c.source for c in stubs] == _student_answers(b["student"])
+    assert all(not c.outputs and c.execution_count is None for c in stubs)
+    public = [case for cases in _cases(b["autograder"]).values() for case in cases
+              if not case["hidden"]]  # fmt: skip
+    kept = [c for c in edition.cells if c.cell_type == "code" and c not in stubs]
+    shown = {_code_ast(c.source) for c in kept}
+    assert all(_code_ast(_doctest_source(case["code"])) in shown for case in public)
+    assert all(c.outputs for c in kept)  # nothing else lost its output
+    assert not [c for c in edition.cells if c.cell_type == "raw" and c.source.startswith("# ")]
+    assert cw.solution_leaks(edition) == []
+    text = "\n".join(c.source for c in edition.cells)
+    for answer in _answer_cells(path).values():
+        body = answer.split("# BEGIN SOLUTION", 1)[1].split("# END SOLUTION", 1)[0]
+        for line in body.strip().splitlines():
+            if len(line.strip()) > 12:
+                assert line.strip() not in text, line
+    hidden = [case["code"] for cases in _cases(b["autograder"]).values() for case in cases
+              if case["hidden"]]  # fmt: skip
+    assert hidden and not [h for h in hidden if _code_ast(_doctest_source(h)) in shown]
+
+
 @pytest.mark.notebook
 def test_grading_end_to_end(built, tmp_path):
     """otter runs the teacher's copy (full marks) and the untouched student copy (zero) on the

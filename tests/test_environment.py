@@ -42,6 +42,7 @@ REQUIRED = {
     "threadpoolctl",
     "jupytext",
     "filelock",
+    "jupyter-server-mathjax",
     "pyyaml",
     "packaging",
 }

@@ -318,11 +318,13 @@ def test_pages_site_holds_the_report_pages_and_figures_only(tmp_path):
 
     build = tmp_path / "build"
     published = ["index.html", "RESULTS.md", "RESULTS.html", "results.json", "01_data.html",
-                 "08_compute.html", "wall_time.png", "figure_08_compute_3.png"]
+                 "01_data.teacher.html", "08_compute.html", "wall_time.png",
+                 "figure_08_compute_3.png"]
     private = ["01_data.ipynb", "tallrec-train.jsonl", "item_vectors.npy", "model.pt",
                "results.json.lock", ".runner.lock", ".runner.pid", "notes.txt",
                "cache/sasrec/weights.pt", "cache/minilm/vectors.npy", "cache/index.html",
-               "student/07_evaluation.ipynb", "autograder/07_evaluation/autograder.zip"]
+               "student/07_evaluation.ipynb", "autograder/07_evaluation/autograder.zip",
+               "mathjax/MathJax.js", "mathjax/ratings.csv"]  # the site's MathJax is the package's
     for name in published + private:
         (build / name).parent.mkdir(parents=True, exist_ok=True)
         (build / name).write_text(name)
@@ -330,14 +332,37 @@ def test_pages_site_holds_the_report_pages_and_figures_only(tmp_path):
     assert [p.name for p in report.pages_files(build)] == sorted(published)
     site = build / "site"
     assert report.main(["pages", str(build), str(site)]) == 0
-    got = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
-    assert got == sorted(published)
-    assert not [g for g in got if "cache" in g or g.endswith((".jsonl", ".npy", ".pt", ".ipynb"))]
+    assert sorted(p.name for p in site.iterdir()) == sorted([*published, "mathjax"])
+    mathjax = sorted(p.relative_to(site / "mathjax") for p in (site / "mathjax").rglob("*")
+                     if p.is_file())  # fmt: skip
+    assert (site / "mathjax" / "MathJax.js").read_text() != "mathjax/MathJax.js"
+    assert mathjax and all(p.suffix in (".js", ".woff") or p.name == "LICENSE" for p in mathjax)
+    every = [str(p) for p in site.rglob("*")]
+    assert not [g for g in every if "cache" in g or g.endswith((".jsonl", ".npy", ".pt", ".ipynb",
+                                                               ".csv"))]  # fmt: skip
     assert (site / "index.html").read_text() == "index.html"
     assert report.main(["pages", str(build), str(site)]) == 0  # replaces its own site
     with pytest.raises(SystemExit):  # but never empties a folder it did not write
         report.main(["pages", str(build), str(build / "cache")])
     assert (build / "cache" / "sasrec" / "weights.pt").exists()
+
+
+def test_pages_site_refuses_a_student_page_that_shows_solutions(tmp_path):
+    """A teacher page left under the student page's name (an older run's 01_data.html, say)
+    is never published: the site is refused in one line, naming the page."""
+    from llm4rec_utils.tooling import report
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "index.html").write_text("index")
+    (build / "01_data.teacher.html").write_text("<span># BEGIN SOLUTION</span>")  # its place
+    (build / "01_data.html").write_text("<pre>x = 1\n<span class='c1'># HIDDEN</span></pre>")
+    with pytest.raises(ValueError, match="01_data.html is published as a student page"):
+        report.write_pages_site(build, tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+    (build / "01_data.html").write_text("<pre>x = ...</pre>")
+    assert [p.name for p in report.write_pages_site(build, tmp_path / "site")] == [
+        "01_data.html", "01_data.teacher.html", "index.html"]  # fmt: skip
 
 
 def test_a_rerun_drops_the_notebooks_old_verdicts_only(tmp_path):

@@ -183,10 +183,123 @@ def build_student(
     return built
 
 
-def solution_leaks(student: Path) -> list[str]:
-    """Lines of a student notebook that carry a solution or hidden-test marker."""
-    text = json.dumps(nbformat.read(student, as_version=4).cells)
+def solution_leaks(student) -> list[str]:
+    """The solution and hidden-test markers a student notebook (a path, or a notebook already
+    read) still carries, in its sources or its outputs."""
+    nb = student if isinstance(student, dict) else nbformat.read(student, as_version=4)
+    text = json.dumps(nb["cells"])
     return [m for m in SOLUTION_MARKS if m in text]
+
+
+WITHHELD = "(output withheld from the student edition: it quotes an exercise's solution)\n"
+
+
+def _hidden_test(lines: list[str]) -> bool:
+    """Whether otter reads a test cell as hidden: a first-line comment naming 'hidden' (``#
+    HIDDEN``), or ``hidden:`` set true in a ``# BEGIN TEST CONFIG`` block (otter's rule; a
+    config this cannot read counts as hidden)."""
+    from otter.assign.tests_manager import BEGIN_TEST_CONFIG_REGEX, END_TEST_CONFIG_REGEX
+
+    first = lines[0] if lines else ""
+    hidden = first.lstrip().startswith("#") and bool(re.search(r"\bhidden\b", first, re.I))
+    if re.match(BEGIN_TEST_CONFIG_REGEX, first, flags=re.I):
+        end = next(
+            (i for i, ln in enumerate(lines) if re.match(END_TEST_CONFIG_REGEX, ln, flags=re.I)),
+            None,
+        )
+        if end is None:
+            return True
+        values = [re.match(r"\s*hidden\s*:\s*(\S*)", ln) for ln in lines[1:end]]
+        values = [m.group(1).strip("'\"").lower() for m in values if m]
+        if values:
+            hidden = values[-1] not in ("false", "no", "off", "0")
+    return hidden
+
+
+def _output_text(output) -> str:
+    parts = [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
+    parts += [v for v in output.get("data", {}).values() if isinstance(v, str)]
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+def executed_student_edition(executed):
+    """The student edition of an *executed* teacher notebook, its outputs kept: what a student
+    opens on the published pages. Cell by cell, with otter's own block parsing and solution
+    replacement (``otter assign`` strips the same way, but also drops every output): the
+    assignment config and the block-boundary raw cells go; a solution cell keeps otter's stub
+    (``...`` in place of the solution) and loses its outputs and count; markdown solutions go;
+    hidden test cells go, public ones stay with their outputs; ``# IGNORE`` lines go. Any other
+    output that quotes a solution or hidden-test line (a traceback through a solution function)
+    is replaced by a note. Raises ``RuntimeError`` if a marker or solution line is left."""
+    import copy
+
+    from otter.assign.blocks import (
+        BlockType,
+        extract_all_fenced_otter_cells,
+        is_assignment_config_cell,
+        is_block_boundary_cell,
+    )
+    from otter.assign.solutions import (
+        ANSWER_CELL_TAG,
+        OTTER_INCLUDE_TAG,
+        remove_ignored_lines,
+        replace_solutions,
+    )
+    from otter.assign.utils import is_ignore_cell
+
+    nb = copy.deepcopy(executed)
+    cells, blocks, secrets = [], [], set()
+    for cell in extract_all_fenced_otter_cells(nb.cells):
+        if is_ignore_cell(cell) or is_assignment_config_cell(cell):
+            continue
+        if blocks and is_block_boundary_cell(cell, blocks[-1], end=True):
+            blocks.pop()
+            continue
+        begun = next((b for b in BlockType if is_block_boundary_cell(cell, b)), None)
+        if begun is not None:
+            blocks.append(begun)
+            continue
+        lines = cell.source.splitlines()
+        block = blocks[-1] if blocks else None
+        if block is BlockType.TESTS:
+            if cell.cell_type != "code" or _hidden_test(lines):
+                secrets.update(lines)
+                continue
+        elif block is BlockType.SOLUTION:
+            tags = cell.metadata.get("tags", [])
+            if cell.cell_type == "markdown" and OTTER_INCLUDE_TAG not in tags:
+                secrets.update(lines)
+                continue
+            if cell.cell_type == "code":
+                stub = replace_solutions(lines, "python")
+                secrets.update(set(lines) - set(stub))
+                cell.source, cell.outputs, cell.execution_count = "\n".join(stub), [], None
+            cell.metadata["tags"] = [t for t in tags if t != OTTER_INCLUDE_TAG]
+            cell.metadata["tags"].append(ANSWER_CELL_TAG)
+        if cell.cell_type == "code":
+            cell.source = "\n".join(remove_ignored_lines(cell.source.splitlines()))
+        cells.append(cell)
+    if blocks:
+        raise RuntimeError(f"an otter {blocks[-1].value} block is never ended")
+    # a line distinctive enough to be the solution's (not ``return x``) that no kept cell shows
+    shown = {ln.strip() for c in cells for ln in c.source.splitlines()}
+    secrets = {s.strip() for s in secrets if len(s.strip()) > 12} - shown
+    for cell in cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                nbformat.v4.new_output("stream", name="stdout", text=WITHHELD)
+                if any(s in _output_text(o) for s in secrets)
+                else o
+                for o in cell.outputs
+            ]
+    nb.cells = cells
+    visible = "\n".join(
+        [c.source for c in cells] + [_output_text(o) for c in cells for o in c.get("outputs", [])]
+    )
+    leaks = solution_leaks(nb) + sorted(s for s in secrets if s in visible)
+    if leaks:
+        raise RuntimeError(f"the student edition still shows solution text: {leaks[:3]}")
+    return nb
 
 
 def set_parameters(path: Path, **values: str) -> None:

@@ -1,11 +1,14 @@
 """The run's front page, ``build/index.html``: one row per notebook (status, wall time, peak
-memory, a link to its executed HTML), the ten slowest cells of the run, a chart of wall time per
-notebook, the figures the notebooks tag for it (``report-figure``: 08's quality-vs-cost Pareto
-plot) and the leaderboards of ``RESULTS.md``.
+memory, a link to its executed HTML: the student edition, and apart the teacher copy with the
+solutions, see ``pages``), the ten slowest cells of the run, a chart of wall time per notebook,
+the figures the notebooks tag for it (``report-figure``: 08's quality-vs-cost Pareto plot) and
+the leaderboards of ``RESULTS.md``.
 
 :func:`write_pages_site` copies what may be published (GitHub Pages) into a folder of its own:
-the report, the executed notebooks' HTML pages and the figures, never ``build/cache/`` (model
-weights) nor a file derived from the data (MovieLens' licence forbids redistributing it).
+the report, the executed notebooks' pages (student editions and teacher copies), the figures and
+the MathJax the pages load (copied from the package, not from the build folder), never
+``build/cache/`` (model weights) nor a file derived from the data (MovieLens' licence forbids
+redistributing it). A student page that shows a solution or hidden-test marker is refused.
 """
 
 from __future__ import annotations
@@ -136,13 +139,18 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
         page = build_dir / f"{name}.html"
         esc = html.escape(str(name))
         link = f"<a href='{esc}.html'>{esc}</a>" if page.exists() else esc
+        teacher = (
+            f"<a class='teacher' href='{esc}.teacher.html'>teacher copy (contains solutions)</a>"
+            if (build_dir / f"{name}.teacher.html").exists()
+            else ""
+        )
         error = html.escape(str(nb.get("error", "")) + _note(nb))
         status = str(nb.get("status"))
         css = status if status in ("ok", "failed") else "other"
         rows.append(
             f"<tr><td>{link}</td><td class='{css}'>{html.escape(status)}</td>"
             f"<td>{_num(nb.get('wall_s'), ',.1f')}</td><td>{_num(nb.get('peak_rss_mb'), ',.0f')}"
-            f"</td><td class='err'>{error}</td></tr>"
+            f"</td><td class='err'>{error}</td><td>{teacher}</td></tr>"
         )
     total = sum(nb.get("wall_s") or 0.0 for nb in results.get("notebooks", {}).values())
     executed = sorted(build_dir.glob("[0-9][0-9]_*.ipynb"))
@@ -168,6 +176,7 @@ def write_index(build_dir: str | Path, results: dict) -> Path:
         ".wide{overflow-x:auto}"
         ".ok{color:#080}.failed{color:#b00;font-weight:bold}.err{color:#b00;font-size:90%}"
         ".sup{color:#080;font-weight:bold}.notsup{color:#b00;font-weight:bold}.und{color:#666}"
+        ".teacher{color:#b00}"
     )
     page = f"""<!doctype html><html><head><meta charset='utf-8'><title>llm4rec run</title>
 <style>{style}</style></head><body>
@@ -183,9 +192,13 @@ a tie is undecided). The rules: <code>docs/claims.md</code>.</p>
 <h2>Published numbers beside this run's</h2>
 <div class='wide'>{anchors_html(results)}</div>
 <h2>Notebooks</h2>
+<p>Each notebook links to its student edition: this run's outputs, with the exercises'
+solutions replaced by <code>...</code> and their hidden checks left out. Teachers find the
+executed notebook as it ran, solutions included, in the last column.</p>
 <table><tr><th>notebook</th><th>status</th><th>wall (s)</th><th>peak RSS (MB)</th>
-<th>error</th></tr>{"".join(rows)}
-<tr><td><b>total</b></td><td></td><td><b>{total:,.1f}</b></td><td></td><td></td></tr></table>
+<th>error</th><th>for teachers</th></tr>{"".join(rows)}
+<tr><td><b>total</b></td><td></td><td><b>{total:,.1f}</b></td><td></td><td></td><td></td></tr>
+</table>
 {f"<img src='{chart}' alt='wall time per notebook'>" if chart else ""}
 <h2>The ten slowest cells</h2>
 <table><tr><th>notebook</th><th>cell</th><th>seconds</th><th>first line</th></tr>
@@ -201,14 +214,17 @@ a tie is undecided). The rules: <code>docs/claims.md</code>.</p>
     return out
 
 
-# What GitHub Pages may show: the report, the executed notebooks' HTML pages and the figures.
-# Everything else in build/ stays private: cache/ (model weights), data-derived files
+# What GitHub Pages may show: the report, the executed notebooks' pages (student editions and
+# teacher copies) and the figures; beside them the MathJax copy (pages.copy_mathjax, from the
+# package). Everything else in build/ stays private: cache/ (model weights), data-derived files
 # (tallrec-train.jsonl, *.npy, *.pt), the executed .ipynb, student and autograder bundles, locks.
+STUDENT_PAGE = r"[0-9][0-9]_\w+\.html"
 PAGES_FILES = (
     r"index\.html",
     r"RESULTS\.(md|html)",
     r"results\.json",  # the raw numbers index.html links to (metrics and provenance only)
-    r"[0-9][0-9]_\w+\.html",
+    STUDENT_PAGE,
+    r"[0-9][0-9]_\w+\.teacher\.html",
     r"wall_time\.png",
     r"figure_\w+\.png",
 )
@@ -225,20 +241,46 @@ def pages_files(build_dir: str | Path) -> list[Path]:
     )
 
 
+def check_student_pages(files: list[Path]) -> None:
+    """Refuse a student page that shows otter's config or a solution or hidden-test marker
+    (a teacher page left by an older run under the student page's name, say)."""
+    from .coursework import CONFIG_MARK, SOLUTION_MARKS
+
+    student = re.compile(STUDENT_PAGE)
+    for f in files:
+        if student.fullmatch(f.name):
+            text = html.unescape(f.read_text(encoding="utf-8", errors="replace"))
+            shown = [m for m in (CONFIG_MARK, *SOLUTION_MARKS) if m in text]
+            if shown:
+                raise ValueError(
+                    f"{f} is published as a student page but shows {shown[0]!r}: rerun that "
+                    "notebook (the runner writes its student edition) or delete the page"
+                )
+
+
 def write_pages_site(build_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """Copy :func:`pages_files` into ``out_dir`` (emptied first), the folder the workflow
-    uploads to GitHub Pages; returns the copies."""
+    uploads to GitHub Pages, with the pages' MathJax (``out_dir/mathjax``, from the package);
+    returns the copies of the build folder's files."""
+    from .pages import MATHJAX_DIR, copy_mathjax
+
     build_dir, out_dir = Path(build_dir).resolve(), Path(out_dir).resolve()
     if out_dir == build_dir or out_dir in build_dir.parents:
         raise ValueError(f"the site folder {out_dir} must not be (or hold) {build_dir}")
     files = pages_files(build_dir)
+    check_student_pages(files)
     if out_dir.exists():  # a previous site is replaced; any other folder is left alone
         previous = pages_files(out_dir) if out_dir.is_dir() else None
+        mathjax = out_dir / MATHJAX_DIR
+        if previous is not None and mathjax.is_dir() and not mathjax.is_symlink():
+            previous = sorted([*previous, mathjax])
         if previous is None or sorted(out_dir.iterdir()) != previous:
             raise ValueError(f"{out_dir} exists and is not a site this wrote: give a new folder")
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    return [Path(shutil.copy2(f, out_dir / f.name)) for f in files]
+    copied = [Path(shutil.copy2(f, out_dir / f.name)) for f in files]
+    copy_mathjax(out_dir)
+    return copied
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         copied = write_pages_site(args.build_dir, args.out_dir)
     except (ValueError, OSError) as err:
         parser.refuse(err)
-    print(f"{len(copied)} files in {args.out_dir}: {', '.join(p.name for p in copied)}")
+    names = ", ".join(p.name for p in copied)
+    print(f"{len(copied)} files and the MathJax copy in {args.out_dir}: {names}")
     return 0
 
 

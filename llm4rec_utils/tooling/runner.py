@@ -5,7 +5,8 @@ Usage (``make run`` and ``make test`` wrap it)::
     python -m llm4rec_utils.tooling.runner --profile full            # every notebook
     python -m llm4rec_utils.tooling.runner --profile smoke 01 03     # a subset, by number or name
 
-Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML, ``results.json``
+Writes to ``--build-dir`` (default ``build/``): executed notebooks, their HTML (``pages``: the
+student edition a reader opens and, apart, the teacher copy with solutions), ``results.json``
 (provenance, per-notebook status, wall time and peak memory, recorded metrics), ``RESULTS.md``
 and ``index.html`` (the front page: a row per notebook, the ten slowest cells, leaderboards).
 Each notebook runs in its own process so its peak memory (kernel included) can be
@@ -244,18 +245,16 @@ def _execute_one(
     return 0
 
 
-def _export_html(executed: Path) -> Path | None:
+def _export_html(executed: Path) -> list[Path]:
+    """The executed notebook's pages (``pages.export_pages``): the student edition, the page the
+    front page links, and for coursework the teacher copy beside it."""
     try:
-        import nbformat
-        from nbconvert import HTMLExporter
+        from .pages import export_pages
 
-        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
-        out = executed.with_suffix(".html")
-        out.write_text(body, encoding="utf-8")
-        return out
+        return export_pages(executed)
     except Exception as err:  # noqa: BLE001 -- HTML is a convenience; never fail the run for it
         print(f"  (HTML export of {executed.name} failed: {err})", file=sys.stderr)
-        return None
+        return []
 
 
 def check_kernel(kernel: str) -> None:
@@ -316,8 +315,8 @@ def _run_notebook(
     run = NotebookRun(nb.stem, "ok" if ok else "failed", round(wall, 2), peak_mb, error, note=note)
     if out.exists():
         run.outputs.append(str(out))
-        if html and (h := _export_html(out)):
-            run.outputs.append(str(h))
+        if html:
+            run.outputs.extend(str(h) for h in _export_html(out))
     return run
 
 
@@ -641,6 +640,13 @@ def _run_locked(
         )
         return run
 
+    if html:  # the pages' MathJax, served beside them (formulas render offline)
+        try:
+            from .pages import copy_mathjax
+
+            copy_mathjax(build_dir)
+        except (OSError, ValueError) as err:
+            print(f"  (MathJax not copied into {build_dir}: {err})", file=sys.stderr)
     runs = _schedule(notebooks, run_one, jobs, NOTEBOOK_DEPS if deps is None else deps)
     results = read_results(results_path)
     report = results_table(results)
