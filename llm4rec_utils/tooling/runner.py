@@ -518,8 +518,10 @@ def start_results(results_path: Path, names: list[str], prov: dict) -> dict:
 def free_threads(jobs: int = 1, running: int = 0, cores: int | None = None,
                  load: float | None = None) -> int:
     """Threads for the next notebook: its share of the cores (``cores // jobs``), and no more
-    than the cores other programs leave free, judged by the 1-minute load average minus this
-    run's own notebooks. Beside another CPU-bound job, torch's default (every core) made 03's
+    than the cores other programs leave free, judged by the cores busy over the last second
+    minus this run's own running notebooks. (Not the 1-minute load average: it still holds the
+    notebook that just finished, so on an idle machine every notebook after the first got one
+    thread.) Beside another CPU-bound job, torch's default (every core) made 03's
     smoke run 443 s against 36 s with one thread, and a small training loop 2-3x slower than one
     thread (README); on an idle machine this gives every core, torch's default.
     ``LLM4REC_THREADS`` overrides it.
@@ -528,12 +530,9 @@ def free_threads(jobs: int = 1, running: int = 0, cores: int | None = None,
         return int(os.environ["LLM4REC_THREADS"])
     cores = cores or os.cpu_count() or 1
     if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # Windows: no load average
-            import psutil
+        import psutil
 
-            load = psutil.getloadavg()[0]
+        load = psutil.cpu_percent(interval=1.0) / 100.0 * cores  # busy cores, the last second
     other = max(0.0, load - running)
     return max(1, min(cores // max(1, jobs), cores - round(other)))
 
