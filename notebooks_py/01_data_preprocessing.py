@@ -199,9 +199,10 @@ assert validate_ratings(pd.DataFrame({"user_id": [1], "item_id": [2], "rating": 
 # # END QUESTION
 
 # %% [markdown]
-# Density is the share of the user × item matrix that holds a rating (printed above). MovieLens
-# is *dense* for a recommendation data set (industrial ones are often below 0.01%), which is one
-# reason MovieLens numbers are higher than what production systems see.
+# Density is the share of the user × item matrix that holds a rating (printed above as a
+# fraction, not a percentage). Industrial recommendation data sets are often below 0.01%:
+# compare MovieLens with that, and keep in mind that a denser matrix is one reason MovieLens
+# numbers are higher than what production systems see.
 
 # %% [markdown]
 # ## 2. Explore: what real interaction data looks like
@@ -506,7 +507,7 @@ pd.testing.assert_frame_equal(_ours, _ref)
 #
 # | split | how | what it measures | used by |
 # | --- | --- | --- | --- |
-# | global random 80/20 | a seeded shuffle of all interactions; the first 20% (rounded) → test, the rest → train | interpolation; some users or items may be unseen | rating prediction |
+# | global random 80/20 | a seeded shuffle of all interactions; the first 20% (rounded) → test, the rest → train | interpolation; some users or items may be unseen | rating prediction (notebook 06, as 5 random folds) |
 # | per-user stratified 75/25 | 25% of *each user's* interactions | every user evaluated; the Microsoft Recommenders protocol | notebooks 02, 06 |
 # | per-user random 8:1:1 | RecBole's default | with a validation part for early stopping | notebook 06 |
 # | leave-one-out by time | each user's last → test, second last → validation | next-item prediction | notebooks 03, 05 |
@@ -638,10 +639,13 @@ assert len(time_cut(_toy, 0.0)[1]) == 0 and len(time_cut(_toy, 1.0)[0]) == 0
 # ## 6. Negative sampling
 #
 # Implicit data has only positives. Training (BPR, the yes/no task) and *sampled* evaluation
-# need negatives: items the user did **not** interact with. Sampling uniformly gives mostly
-# obscure movies (easy negatives); sampling ∝ popularity gives harder ones. Either way a sampled
-# "negative" must never be one of the user's positives, which `sample_negatives` guarantees by
-# rejection against every known interaction.
+# need negatives: items the user did **not** interact with. Uniform sampling draws every unrated
+# item equally often, so its negatives follow the catalogue and its long tail (section 2);
+# sampling ∝ popularity draws an item in proportion to its ratings. A negative much less
+# popular than the positives is an *easy* one: compare the histograms and the printed medians
+# of the three samples to see which kind comes close to the positives. Either way a sampled
+# "negative" must never be one of the user's positives, which `sample_negatives` guarantees
+# by rejection against every known interaction.
 
 # %%
 known = sampling.PositiveSet(encoded[USER_COL], encoded[ITEM_COL], num_items)
@@ -849,9 +853,10 @@ print(recap([
 # 1. Re-run section 3 with a per-user threshold: a rating is positive when it is above the
 #    user's own mean rating (threshold 0 on the mean-centred rating). Which users gain
 #    positives, and why might that be fairer to harsh raters?
-# 2. Split leave-one-out with the old tie-break, `(timestamp, item_id)` (sort by those two
-#    columns and take each user's last row). How many users' test items differ from the
-#    seeded split's? Why must a paper state its tie-break?
+# 2. Split leave-one-out with the item-ID tie-break of "Timestamp ties" (section 2),
+#    `(timestamp, item_id)`: sort by those two columns and take each user's last row. How
+#    many users' test items differ from the seeded split's? Why must a paper state its
+#    tie-break?
 # 3. Build a 10-core of `implicit_liked` and report how many users and items survive.
 # 4. Sample 100 popularity-weighted negatives per user and compute how often the user's
 #    leave-one-out test item would have been drawn if positives were not excluded.
