@@ -748,8 +748,9 @@ print(f"test items rated in the same second as the user's validation item: {same
 # %%
 cfg = sasrec_ml100k_config(num_items)  # future_items=1: one next-item target per position
 TRAIN = sasrec_ml100k_training(PROFILE)  # epochs, batch, learning rate, early stopping
-print(TRAIN)
-print(cfg)
+print(f"SASRec: {cfg.num_blocks} blocks of {cfg.num_heads} heads, {cfg.emb_dim}-d, history {cfg.max_len}, "
+      f"dropout {cfg.dropout}; training: up to {TRAIN['epochs']} epochs, batches of {TRAIN['batch_size']}, "
+      f"lr {TRAIN['lr']}, validation every {TRAIN['eval_every']} epochs, patience {TRAIN['patience']}")
 
 
 def valid_ndcg(m):
@@ -911,7 +912,7 @@ for name, base, change in steps:
     lo, hi = bootstrap_ci(gain, n_boot=2000, seed=SEED)
     ablation_rows.append({"model": name, "change": change, "hr@10": variants[name][0]["hr@10"].mean(),
                           "ndcg@10": variants[name][0]["ndcg@10"].mean(), "ndcg@10 gain": gain.mean(),
-                          "gain 95% low": lo, "gain 95% high": hi, "train_s": variants[name][1]})
+                          "gain 95% low": lo, "gain 95% high": hi, "train_s": round(variants[name][1])})
 ablations = pd.DataFrame(ablation_rows).set_index("model")
 print(f"plain SASRec: HR@10 {variants['sasrec'][0]['hr@10'].mean():.4f}, "
       f"NDCG@10 {variants['sasrec'][0]['ndcg@10'].mean():.4f}")
