@@ -861,7 +861,7 @@ for model, r in rnn_results.iterrows():  # 04 reads these beside its transformer
 # Each claim is decided by the package's verdict engine from an interval. The recommender
 # claims are paired: the two recommenders are scored on the same test users, and the interval
 # is a bootstrap over users of their per-user NDCG@10 difference. The two checks against a
-# fixed threshold (the BiLSTM's AUC against 0.5, the skip-gram/gensim neighbour overlap against
+# fixed threshold (the BiLSTM's AUC against chance, the skip-gram/gensim neighbour overlap against
 # the overlap of two unrelated top-10 lists) compare an interval with that threshold. The
 # BiLSTM's data-size claim is about a training recipe, so it is judged over the training seeds
 # in `RNN_SEEDS`.
