@@ -228,8 +228,8 @@ assert _x[0] == 2 and all(_x[t + 1] == _y[t] for t in range(19)) and len(_x) == 
 # GPT-rec uses AdamW with a linear warm-up (the *LLM4Rec pipeline* article's advice) and
 # gradient clipping. One departure from stock GPT-2: item embeddings are multiplied by √64
 # before the learned positions are added (as SASRec and the original Transformer do). With
-# GPT-2's small initialisation the positions otherwise drown the item signal early in
-# training (set `scale_embeddings=False` in `GPTRecConfig` to see it).
+# GPT-2's small initialisation the positions can otherwise drown the item signal early in
+# training (set `scale_embeddings=False` in `GPTRecConfig` to check whether they do here).
 #
 # The SASRec here is recorded as **`sasrec-same-budget`**: GPT-rec's budget and length, not
 # the early-stopped `sasrec` of notebook 03, so the two names never mix in notebook 07's
@@ -300,7 +300,8 @@ print(results.pivot(index="model", columns="protocol", values=["hr@10", "ndcg@10
 # `train_gpt_rec` in `llm4rec_utils/generative.py` and `SASRec` and `train_sasrec` in
 # `llm4rec_utils/sequential.py` (the blocks, the loss, the optimiser and its schedule). Then
 # train GPT-rec with `emb_dim=32` and with `emb_dim=128` (same epochs and seed) and set their
-# test NDCG@10 and intervals beside SASRec's. Does changing the size move GPT-rec by more or
+# test NDCG@10 and intervals beside SASRec's (`per_user_ndcg` and `bootstrap_ci` as in the
+# Summary, whose `ci` dict holds SASRec's interval). Does changing the size move GPT-rec by more or
 # less than its gap to SASRec, and which of the differences on your list could explain the gap?
 
 # %%
@@ -426,7 +427,8 @@ print(f"wall time: pre-train {pre_hist['wall_s']:.0f} s + fine-tune {ft_hist['wa
 # (its two models and their rows are replaced), then every cell from section 7 to the Summary,
 # which recompute the intervals and the claims.
 # Does pre-training help more or less when the fine-tuning window is short? Explain with the
-# intervals of the two models.
+# interval of the paired difference on the Summary's "pre-training then fine-tuning beats
+# training on the recent window alone" line, before and after the change.
 
 # %%
 # your code here
@@ -478,9 +480,11 @@ print(scaling.round(4).to_string(index=False))
 
 # %% [markdown]
 # ### Exercise 5.1 (change and measure, not auto-graded)
-# Add a point to the sweep with 4 layers: append `(64, 4)` to the `full` list of `sizes` above
-# and re-run the sweep cell. Plot NDCG@10 against parameters on a log axis:
-# does the curve still rise, and what would you need to know before calling it a scaling law?
+# Add a point to the sweep with 4 layers: insert `(64, 4)` into the `full` list of `sizes` above,
+# between `(64, 1)` and `(128, 1)` (the list is kept in order of parameter count: the chart joins
+# the points in list order and the Summary takes the last size as the largest), and re-run the
+# sweep cell. Read its quality-vs-size chart: how does the curve change with the new point, and
+# what would you need to know before calling it a scaling law?
 
 # %%
 # your code here
@@ -527,8 +531,11 @@ print(pd.DataFrame(rare).T[["hr@10", "ndcg@10"]].round(4).to_string())
 
 # %% [markdown]
 # ### Exercise 6.1 (explain, not auto-graded)
-# Print the five nearest neighbours of one film by its text-initialised embedding before and
-# after training. Which neighbours did training replace, and what do the new ones share?
+# Print the five nearest neighbours of one film by its text vector (`text_vecs`, what the model
+# could draw on) and by its input embedding in the trained `gpt_text` (`gpt_text._embeds` of the
+# item tokens, i.e. item index + `OFFSET`; the text projection starts at zero, so before
+# training the text adds nothing and the text vector is the "before" to compare with). Which
+# neighbours did training replace, and what do the new ones share?
 
 # %%
 # your code here
@@ -612,7 +619,7 @@ def seed_floor(metric_of):
 
 floor_ndcg = seed_floor(lambda t: t["ndcg@10"].mean())
 floor_rare = seed_floor(lambda t: t.loc[t.index.isin(rare_test[USER_COL]), "hr@10"].mean())
-print(f"seed floor (NDCG@10, {ref_size}): {floor_ndcg}; on rare-target users (HR@10): {floor_rare}")
+print(f"seed floor (NDCG@10, {ref_size}): {fmt(floor_ndcg)}; on rare-target users (HR@10): {fmt(floor_rare)}")
 # %%
 judge_here("gptrec-beats-popularity", V.paired_diff(ndcg["gpt-rec"], ndcg["popularity"], seed=SEED,
                                                    test="GPT-rec − popularity, NDCG@10"))
