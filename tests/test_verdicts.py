@@ -255,3 +255,28 @@ def test_a_stand_in_is_recorded_but_never_decides():
     v = C.judge("llm-beats-ease", clear_win, stand_in="a random-weight model stands in for the LLM")
     assert v.verdict == "undecided" and v.ci_low == 0.4
     assert "not a test of the claim: a random-weight model" in v.line()
+
+
+def test_every_claim_names_a_section_its_notebook_has():
+    """docs/claims.md's "tested in" column points at a heading that exists (05's sweep was
+    listed as §2b, which 05 does not have)."""
+    root = Path(__file__).resolve().parents[1]
+    twins = (root / "notebooks_py").glob("*.py")
+    sources = {p.name[:2]: p.read_text(encoding="utf-8") for p in twins}
+    for c in C.CLAIMS.values():
+        for sec in re.findall(r"§\s*([0-9]+[a-z]?)", c.section):
+            assert re.search(rf"^# #+ {re.escape(sec)}\.", sources[c.notebook], re.M), (
+                f"{c.id}: notebook {c.notebook} has no section {sec}"
+            )
+
+
+def test_one_seed_non_inferiority_is_held_to_the_seed_spread_at_the_margin():
+    # gptrec-noninferior-sasrec: margin 0.01, a recipe claim
+    inside = V.Evidence(0.0107, -0.0012, 0.0225, test="toy", units=943)
+    assert C.judge("gptrec-noninferior-sasrec", inside, seed_floor=0.0065).verdict == "supported"
+    # the same interval, a seed spread that would carry its lower end past -0.01
+    v = C.judge("gptrec-noninferior-sasrec", inside, seed_floor=0.012)
+    assert v.verdict == "undecided" and "reaches the margin" in v.line()
+    # a near-zero effect with a tight interval is decided by the margin, not by |effect|
+    tight = V.Evidence(0.0005, -0.002, 0.003, test="toy", units=943)
+    assert C.judge("gptrec-noninferior-sasrec", tight, seed_floor=0.0065).verdict == "supported"
