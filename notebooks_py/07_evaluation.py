@@ -37,7 +37,8 @@
 #
 # **What you will learn**
 # 1. Precision, recall, HR, NDCG, MAP and MRR on a 3-user toy, by hand and by the package.
-# 2. How the split and sampled negatives change numbers and even the order of models.
+# 2. How the split and sampled negatives change the numbers, and whether they change the order
+#    of models.
 # 3. Bootstrap intervals over users, seed variance, and a paired test.
 # 4. Beyond accuracy: coverage, novelty, popularity bias, and results per user group.
 
@@ -120,7 +121,7 @@ CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_ut
 # For user A (hits at ranks 2 and 5), with k = 5: Precision = 2/5 = 0.4; Recall = 2/2 = 1;
 # HR = 1; MRR = 1/2; DCG = 1/log₂3 + 1/log₂6 = 0.6309 + 0.3869 = 1.0178 and
 # IDCG = 1 + 1/log₂3 = 1.6309, so NDCG = 0.6241; AP = (P@2 + P@5)/|rel| = (0.5 + 0.4)/2 = 0.45.
-# User B has hits at 1, 2, 3: every metric is 1 except Precision 3/5 = 0.6 and Recall 1.
+# User B has hits at 1, 2, 3: every metric is 1 except Precision = 3/5 = 0.6.
 # User C has no hit: all zero. The averages are the metrics a paper reports.
 
 # %%
@@ -261,7 +262,7 @@ for _ in range(50):
 # # END QUESTION
 
 # %% [markdown]
-# ## 2. Protocols change conclusions
+# ## 2. Protocols: how they change the numbers, and whether they change conclusions
 #
 # Four fast models (popularity, ItemKNN, EASE, BPR-MF) are fitted and evaluated under five
 # protocols on the same 100,000 interactions:
@@ -290,8 +291,9 @@ def fit_models(train, seed=SEED):
     if load_model(CACHE, "bpr", bpr, **key) is None:
         train_bpr(bpr, train, num_items, epochs=BPR_EPOCHS, lr=1e-2, reg=1e-2, seed=seed, progress=False)
         save_model(CACHE, "bpr", bpr, **key)
-    # k = 200 and λ = 500: what notebook 06's validation search picks on msr-75-25; BPR gets its
-    # regularisation and learning rate too, but BPR_EPOCHS (06 trains longer) to fit five protocols
+    # k = 200 and λ = 500 are fixed here for every protocol (notebook 06 chooses them on validation
+    # per protocol and prints its picks, which can differ); BPR takes 06's regularisation and
+    # learning rate, but BPR_EPOCHS (06 trains longer) to fit five protocols
     return {"popularity": popularity_scores(train, num_items), "itemknn": itemknn_score_fn(R, k=200),
             "ease": ease_score_fn(R, reg=500), "bpr": bpr.score}
 
@@ -337,7 +339,8 @@ for i, a in enumerate(models_):
         signs = np.sign(protocol_table.loc[a] - protocol_table.loc[b])
         if signs.nunique() > 1:
             flips.append(f"{a} vs {b}: " + ", ".join(f"{p} {'>' if s > 0 else '<'}" for p, s in signs.items()))
-print("order flips between protocols:" if flips else "no pair of models changes order", *flips, sep="\n  ")
+print("point estimates that change order between protocols (the Summary tests them for significance):"
+      if flips else "no pair of models changes order (point estimates)", *flips, sep="\n  ")
 
 # %% [markdown]
 # ### The leakage a random split allows
@@ -505,7 +508,8 @@ assert isinstance(_ci, tuple) and len(_ci) == 2 and _ci == my_bootstrap_ci(np.ar
 # **Coverage**: share of the catalogue recommended to anyone. **Novelty**: mean
 # $-\log_2 p(i)$ of recommended items ($p$ = share of users who interacted). **Popularity
 # bias** (`metrics.popularity_bias`): share of recommendations that go to the head (the 10% most
-# popular items) against the head's share of interactions; **ARP** (`metrics.average_popularity`)
+# popular items), to be compared with the head's share of training interactions (printed with
+# the table); **ARP** (`metrics.average_popularity`)
 # is the same bias on the count scale, the mean training count of what is recommended.
 # **User groups**: light, medium and heavy users (thirds by training activity). A caution when
 # reading them: a heavy user also has more held-out test items (the split keeps a quarter of
@@ -557,7 +561,9 @@ plt.show()
 # Gini coefficient of how often each item was shown: sort the counts ascending as x₁ ≤ … ≤ xₙ
 # and return Σᵢ (2i − n − 1)·xᵢ / (n · Σ x). It is 0 when every item is shown equally often
 # and (n − 1)/n when one item gets everything. Then compute it for popularity's and EASE's
-# top-10 lists above: which concentrates exposure more?
+# top-10 lists: rebuild them with `top_k_items` as in the first cell of section 4 (which keeps
+# only the last model's `top`) and count exposure with
+# `np.bincount(top.ravel(), minlength=num_items)`. Which concentrates exposure more?
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -598,7 +604,7 @@ assert math.isclose(my_gini([1, 2, 3]), 2 / 9)
 # # END QUESTION
 
 # %% [markdown]
-# ## 5. A feedback loop that retrains: the filter bubble, measured
+# ## 5. A feedback loop that retrains: does it build a filter bubble?
 # Every metric above scores a recommender once, on a fixed test set. A deployed recommender is
 # also trained on what it showed: users can only click what they are shown, the clicks become
 # training data, and the next model learns from them. Does that loop narrow what people see?
@@ -637,7 +643,8 @@ POLICIES = {
     "popularity (refitted)": (fit_popularity, LoopConfig(rounds=LOOP_ROUNDS)),
 }
 loops = {
-    name: simulate_feedback_loop(fit, loop_split.train, loop_split.test, num_items, cfg, seed=SEED, desc=name)
+    name: simulate_feedback_loop(fit, loop_split.train, loop_split.test, num_items, cfg, seed=SEED,
+                                 progress=False)
     for name, (fit, cfg) in POLICIES.items()
 }
 loop_table = pd.concat(loops, names=["policy"])
@@ -672,9 +679,10 @@ print("change from round 1 to round", LOOP_ROUNDS)
 # %% [markdown]
 # ## 6. The collection's leaderboard
 #
-# Every model any notebook recorded in this run's `results.json`, one table per protocol, with
-# published anchors beside them (labelled: they come from other papers and code, not from this
-# run). Run alone, the notebook lists the notebooks whose rows are missing.
+# Every quality number (NDCG@10, HR, AUC, RMSE) the other notebooks recorded in this run's
+# `results.json` (not this notebook's rows, 08's costs or few-shot curves), one table per
+# protocol, with published anchors beside them (labelled: they come from other papers and code,
+# not from this run). Run alone, the notebook lists the notebooks whose rows are missing.
 
 # %%
 # Published anchors live once, in the package (llm4rec_utils/anchors.py), each with its source
@@ -756,8 +764,8 @@ for (policy, rnd), row in loop_table.loc[(slice(None), [1, LOOP_ROUNDS]), :].ite
 
 # %%
 judge_here = partial(judge, results_path=RESULTS_PATH)
-judge_here("metrics-agree", V.equals(max(agree_diffs), 0.0, "max |difference| among hand, package and scikit-learn",
-                                     tol=1e-9, units=len(agree_diffs)))
+_ = judge_here("metrics-agree", V.equals(max(agree_diffs), 0.0, "max |difference| among hand, package and scikit-learn",
+                                         tol=1e-9, units=len(agree_diffs)))
 
 # %%
 full_protocols = ["random-80-20", "msr-75-25", "loo-full", "time-80-20"]
@@ -780,7 +788,7 @@ for a, b in pairs_tried:
                 f"{a} vs {b}: {p} and {q}, the smaller of the two oriented paired differences (Bonferroni over "
                 f"{len(pairs_tried) * len(proto_pairs)} comparisons)", int(e_p.units))))
 flip = max(flip_candidates, key=lambda c: c[0])
-judge_here("protocol-changes-order", flip[5])
+_ = judge_here("protocol-changes-order", flip[5])
 
 # %%
 inflation_ev = {m: V.paired_diff(per_user_sampled[m]["ndcg@10"], per_user[("loo-full", m)]["ndcg@10"], seed=SEED,
@@ -793,7 +801,7 @@ judge_here("random-split-leaks", V.exceeds(
     future_leak, 0.5, "share of random-split test interactions older than a training one of the same user, "
     "users bootstrapped", units=len(leak_by_user), ci=(leak_ev.ci_low, leak_ev.ci_high)))
 a_pu, b_pu = (per_user[("msr-75-25", m)]["ndcg@10"] for m in best_two)
-judge_here("best-two-differ", V.paired_diff(a_pu, b_pu, seed=SEED, test=f"{best_two[0]} − {best_two[1]}, NDCG@10 (msr-75-25)"))
+_ = judge_here("best-two-differ", V.paired_diff(a_pu, b_pu, seed=SEED, test=f"{best_two[0]} − {best_two[1]}, NDCG@10 (msr-75-25)"))
 
 # %%
 head_set = set(np.asarray(head).tolist())
@@ -809,13 +817,14 @@ heavy_ev = {name: V.unpaired_diff(per_user[("msr-75-25", name)].loc[groups.index
 weakest_model = min(heavy_ev, key=lambda n: heavy_ev[n].ci_low)
 heavy_ev[weakest_model] = dataclasses.replace(
     heavy_ev[weakest_model], test=f"{weakest_model}: heavy − light users' NDCG@10 (msr-75-25), unpaired bootstrap")
-judge_here("heavy-users-higher", heavy_ev[weakest_model],
-           note=f"{weakest_model}, the model where it is least certain; heavy users also hold more held-out items")
+_ = judge_here("heavy-users-higher", heavy_ev[weakest_model],
+               note=f"{weakest_model}, the model where it is least certain; heavy users also hold more held-out items")
 
 # %%
 # the loop the claims are about is EASE refitted on its own clicks: it is "live" while its clicks
-# per slate item stay above a tenth of round 1's (EASE fitted once repeats its unclicked slate,
-# so its clicks vanish after round 1 by construction and cannot define the horizon)
+# per slate item stay above a tenth of round 1's (EASE fitted once never learns from its clicks:
+# it shows its unclicked items again and only fills clicked slots with its next-ranked items, so
+# its clicks do not measure the refitted loop and cannot define the horizon)
 refit_precision = loop_table.loc["ease (refitted)", "precision"]
 live = refit_precision >= 0.1 * refit_precision.loc[1]
 live_rounds = [r for r in live.index if live[r]] or [1]
@@ -831,7 +840,7 @@ def coverage_gap(a, b):
 
 
 judge_here("feedback-narrows", coverage_gap("ease (fitted once)", "ease (refitted)"))
-judge_here("random-slots-widen", coverage_gap("ease + 2 random slots (refitted)", "ease (refitted)"))
+_ = judge_here("random-slots-widen", coverage_gap("ease + 2 random slots (refitted)", "ease (refitted)"))
 
 # %% tags=["summary"]
 print(notebook_table(RESULTS_PATH, NOTEBOOK, metrics=["ndcg@10", "ndcg@10_ci_low", "ndcg@10_ci_high", "coverage",
@@ -846,9 +855,12 @@ if PROFILE == "full":  # robust directions
 
 # %% [markdown] tags=["exercises"]
 # ## Exercises
-# 1. Re-run section 2 with 1,000 sampled negatives. Does the popularity gap reopen?
+# 1. Re-run the cell of section 2 that builds `protocol_table` with 1,000 sampled negatives
+#    (the `100` passed to `evaluate_sampled`; the column keeps its label loo-sampled-100). How do the sampled
+#    NDCG@10 values, and popularity's distance to the other models, compare with loo-full?
 # 2. Compute the bootstrap interval of the *difference* between EASE and ItemKNN directly.
-# 3. Add a "cold users" group (fewer than 20 training interactions under time-80-20).
+# 3. Add a "cold users" group (fewer than 20 training interactions under time-80-20: `tcut`
+#    and `per_user[("time-80-20", model)]` from section 2).
 # 4. In section 5, set `fresh_slates=True` (an item is never shown twice). Which of the
 #    loop's trends survive, and which were caused by showing the same items again?
 
