@@ -188,7 +188,7 @@ print("device:", device, "| profile:", PROFILE)
 # time, ties broken by the documented seeded hash) is the true next item, and everything before
 # it is the history. The candidate list is that item plus 19 movies the user never rated, drawn at
 # random, so a random order ranks the truth first with probability HR@1 = 0.05. The model sees
-# the candidates **in a shuffled order** (the truth in a random place; section 4 shows why).
+# the candidates **in a shuffled order** (the truth in a random place; sections 4a and 5b show why).
 #
 # **The history in the prompt** is the user's `MAX_HISTORY` = 20 most recent titles, written
 # **newest first** (`RECENT_FIRST = True`). That is a choice, and not LLMRank's: its prompts list
@@ -433,7 +433,8 @@ print(f"minilm-biencoder: NDCG@10 {res['ndcg@10']:.4f}, HR@1 {res['hr@1']:.4f} o
 # %% [markdown]
 # ### 3b. Baselines on the same candidates
 # - **popularity**: interaction counts before the test items;
-# - **EASE** (notebook 06), λ = 250, the middle of 06's validation grid, on the same interactions;
+# - **EASE** (notebook 06), λ = 250, one of the two middle values of 06's validation grid, on the
+#   same interactions;
 # - **SASRec**: notebook 03's model, loaded from `build/cache/` when 03 ran with this seed and
 #   profile (the cache key also holds the model's config, the split and the model code); otherwise
 #   one is trained here, and the cell says so.
@@ -479,8 +480,10 @@ plt.show()
 
 # %% [markdown]
 # ### Exercise 3.1 (change and measure, not auto-graded)
-# Give the bi-encoder only the last 5 titles of each history instead of all of them. Does
-# NDCG@10 move beyond its interval? What does that say about what the encoder reads?
+# Give the bi-encoder only the last 5 titles of each history instead of the `MAX_HISTORY` most
+# recent ones: a second `BiEncoderRanker(encode, max_history=5, cache=bi.cache)`, ranked with
+# `run_rerank(ranks_with(ranker), cands, seed=SEED)` as in 4b. Does NDCG@10 move beyond its
+# interval? What does that say about what the encoder reads?
 
 # %%
 # your code here
@@ -495,9 +498,12 @@ plt.show()
 # spread is zero up to random tie-breaks); section 5 shows a ranker that is all position bias.
 #
 # ### 4b. History order
-# The encoder reads at most 128 word pieces, so a long history is cut at the end: the order in
-# which the titles are written decides which ones it sees. The cell ranks with the history newest
-# first, oldest first and shuffled, and gives the per-user difference with a bootstrap interval.
+# The encoder reads at most its configured number of word pieces (`max_seq_length` in its
+# sentence-transformers config, 256 for all-MiniLM-L6-v2), so a history longer than that is cut at
+# the end: the order in which the titles are written decides which ones it sees. A history that
+# fits is read whole, and only the order itself can change its embedding. The cell ranks with the
+# history newest first, oldest first and shuffled, and gives the per-user difference with a
+# bootstrap interval.
 
 # %%
 shuffled = {r: list(np.random.default_rng(SEED + r).permutation(history(r)[-MAX_HISTORY:]))
@@ -630,9 +636,10 @@ print("\nan answer generated for test user 0:", repr(gen.generate(gen.prompt(his
 #
 # **Without `LLM_ENDPOINT` the cell starts a loopback server whose "model" is a Python function
 # that lists the candidates in the order it was shown them.** It is a code-path check, and a
-# useful one: it is the extreme of position bias. With the candidates shuffled it scores like a
-# random order; shown the truth first it looks perfect. That is why the protocol shuffles, and why
-# a single fixed order can flatter a prompted LLM.
+# useful one: it is the extreme of position bias. By construction, with the candidates shuffled
+# its expected score is a random order's, and shown the truth first it ranks the truth first every
+# time (the cell prints both). That is why the protocol shuffles, and why a single fixed order can
+# flatter a prompted LLM.
 #
 # With `LLM_ENDPOINT` the endpoint has four settings (a worked example or none, the history
 # newest or oldest first), chosen on the validation users as in 5a; the chosen one then ranks
@@ -741,8 +748,8 @@ pd.DataFrame({base: {"LLM ndcg@10": llm_ndcg.mean(), "baseline ndcg@10": mean_nd
 # If you have a GPU or an OpenAI-compatible server, run this notebook with
 # `DECODER_MODEL` or `LLM_ENDPOINT` set (README: parameters). Which setting did the validation
 # users choose? After the choice, rank the test users once with each of the other settings: does
-# the test agree with the validation order? Compare the chosen model's position spread with the
-# echo server's.
+# the test agree with the validation order? Compare the chosen model's position spread (its row
+# of the Summary table) with the echo server's (printed in 5b when `LLM_ENDPOINT` is empty).
 
 # %% [markdown]
 # ## 6. TALLRec with a decoder ("Yes"/"No")
@@ -775,8 +782,9 @@ print("an example prompt:", dec_train_texts[0][-160:])
 
 # %% [markdown]
 # ### Exercise 6.1 (change and measure, not auto-graded)
-# Train the tiny decoder's LoRA with `r=2` and `r=32`. Check the trainable counts against
-# the formula of notebook 04, and say why the AUC tells you nothing here.
+# Train the tiny decoder's LoRA with `r=2` and `r=32` (`build_model(DECODER_MODEL, BASE_MODEL,
+# SEED, r=...)`, then the training and scoring lines of the cell above). Check the trainable
+# counts against the formula of notebook 04, and say why the AUC tells you nothing here.
 
 # %%
 # your code here
@@ -829,8 +837,9 @@ assert not shard[0] & shard[1] and ranks[0]["final_digest"] == ranks[1]["final_d
 # %% [markdown]
 # ### Exercise 7.1 (change and measure, not auto-graded)
 # Run the 2-process training with a per-process batch of 2 and gradient accumulation 2 in
-# place of a batch of 4. Are the final weights the same? Which numbers must match for the
-# global batch to be the same?
+# place of a batch of 4 (`"--batch-size", "2"` and `"--grad-accum", "2"` in `cmd`, then re-run
+# the cell; copy `ranks` first to compare). Are the final weights the same? Which numbers must
+# match for the global batch to be the same?
 
 # %%
 # your code here
@@ -888,6 +897,8 @@ _ = judge_here("sasrec-beats-encoder", V.paired_diff(runs["sasrec"][0].ndcg(), r
 # shown (the others in a seeded random order) and comparing the two runs per user; the spread
 # over random shuffles cannot detect it. It is measured on the chosen LLM when a real one is
 # configured, else on the encoder (the bias of a model with random weights would say nothing).
+# The encoder scores each candidate on its own, so where the truth is shown cannot change its
+# ranking beyond tie-breaks: without a real LLM this line checks the code path.
 
 # %%
 biased = "minilm-biencoder" if random_weights else llm_run
