@@ -120,10 +120,10 @@ _ALL = [
     _c("llm-beats-ease", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks the same test users' candidates better than EASE (per-user NDCG@10, paired)"),
     _c("llm-beats-popularity", CHATGPT, "09", "§5d", "the prompted LLM, its setting chosen on validation users, ranks the same test users' candidates better than popularity (per-user NDCG@10, paired)"),
     _c("encoder-beats-random", CHATGPT, "09", "§3", "the sentence encoder ranks candidates better than a random order"),
-    _c("sasrec-beats-encoder", CHATGPT, "09", "§5", "behaviour beats text: SASRec ranks the same candidates better than the encoder"),
-    _c("position-bias", CHATGPT, "09", "§4", "the ranker's NDCG@10 depends on where the true item is placed"),
-    _c("history-order-matters", CHATGPT, "09", "§4", "the order of the history changes the encoder's ranking"),
-    _c("popularity-bias", CHATGPT, "09", "§5b", "the encoder puts more popular items first than users pick"),
+    _c("sasrec-beats-encoder", CHATGPT, "09", "§3b", "behaviour beats text: SASRec ranks the same candidates better than the encoder"),
+    _c("position-bias", CHATGPT, "09", "§4a", "the ranker's NDCG@10 depends on where the true item is placed"),
+    _c("history-order-matters", CHATGPT, "09", "§4b", "the order of the history changes the encoder's ranking"),
+    _c("popularity-bias", CHATGPT, "09", "§4c", "the encoder puts more popular items first than users pick"),
 ]
 
 CLAIMS: dict[str, Claim] = {}

@@ -906,7 +906,9 @@ n_bias = len(runs[biased][0].ranks)
 at_first = run_rerank(rank_fns[biased], cands[:n_bias], seed=SEED, truth_at=0)
 at_last = run_rerank(rank_fns[biased], cands[:n_bias], seed=SEED, truth_at=cands.shape[1] - 1)
 judge_here("position-bias", V.paired_diff(at_first.ndcg(), at_last.ndcg(), seed=SEED,
-                                          test=f"{biased}: NDCG@10 with the truth shown first − shown last"))
+                                          test=f"{biased}: NDCG@10 with the truth shown first − shown last"),
+           stand_in="the order-blind encoder stands in for an LLM (no DECODER_MODEL or LLM_ENDPOINT given)"
+           if random_weights else "")
 judge_here("history-order-matters", V.paired_diff(order_ndcg["oldest first"], order_ndcg["newest first"], seed=SEED,
                                                   test="encoder, oldest first − newest first, NDCG@10"),
            note=f"shuffled − newest first: {order_table.loc['shuffled', 'vs newest first']:+.4f}")
