@@ -385,3 +385,23 @@ def test_threads_follow_the_cores_other_programs_leave_free(monkeypatch):
     assert runner.free_threads(cores=8, running=1, load=1.0) == 8  # our own notebook is not "other"
     monkeypatch.setenv("LLM4REC_THREADS", "3")
     assert runner.free_threads(cores=2, load=2.0) == 3
+
+
+def test_tidy_streams_keeps_the_last_frame_of_a_redrawn_bar(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("train()")
+    frames = ["\rSASRec:   0%|   | 0/3", "\rSASRec:  33%|#  | 1/3", "\rSASRec: 100%|###| 3/3"]
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f) for f in frames]
+    cell.outputs += [nbformat.v4.new_output("stream", name="stderr", text="\n"),
+                     nbformat.v4.new_output("stream", name="stdout", text="trained 3 epochs\n")]
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    runner.tidy_streams(path)
+    outs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outs] == [
+        ("stderr", "SASRec: 100%|###| 3/3\n"),
+        ("stdout", "trained 3 epochs\n"),
+    ]

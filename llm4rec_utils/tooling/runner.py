@@ -242,7 +242,25 @@ def _execute_one(
         print(message, file=sys.stderr)
         Path(err_file).write_text(message)
         return 1
+    tidy_streams(output_path)
     return 0
+
+
+def tidy_streams(executed: str | os.PathLike) -> None:
+    """Merge each cell's consecutive stdout/stderr outputs and keep what a terminal shows after
+    its carriage returns (nbconvert's ``CoalesceStreamsPreprocessor``). A text progress bar
+    redraws itself with ``\r``; each redraw was saved as an output of its own (295 of them in
+    notebook 03's training cells), where a terminal shows the last frame."""
+    import nbformat
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    from .files import atomic_path
+
+    path = Path(executed)
+    nb = nbformat.read(path, as_version=4)
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, str(tmp))
 
 
 def _export_html(executed: Path) -> list[Path]:
