@@ -120,7 +120,7 @@ ds = data.load_movielens_100k(DATA_DIR or None)
 ratings, items, users = ds.ratings, ds.items, ds.users
 stats = ds.stats()
 print("source:", ds.source)
-pd.Series(stats).to_frame("value")
+pd.Series({k: f"{v:,}" if float(v).is_integer() else f"{v:.4f}" for k, v in stats.items()}).to_frame("value")
 
 # %%
 # The loader already validated these; asserting them here documents what we rely on.
@@ -537,6 +537,9 @@ for name, sp in all_splits.items():
     })
     assert sum(sp.sizes().values()) == len(implicit_all), f"{name} lost rows"
 split_table = pd.DataFrame(size_rows).set_index("split")
+parts = ["train", "valid", "test"]
+split_table = split_table[parts + [c for c in split_table.columns if c not in parts]].astype("Int64")
+# two-way splits have no valid part: <NA>
 split_table
 
 # %%
