@@ -70,6 +70,7 @@ RESULTS_PATH = "../build/results.json"
 BASE_MODEL = ""
 
 # %%
+import dataclasses
 import time
 from functools import partial
 from pathlib import Path
@@ -96,7 +97,7 @@ from llm4rec_utils.collaborative import (
     train_bpr,
     train_mf,
 )
-from llm4rec_utils.constants import ITEM_COL, RATING_COL, USER_COL
+from llm4rec_utils.constants import GENRES_COL, ITEM_COL, RATING_COL, USER_COL
 from llm4rec_utils.evaluate import evaluate_full_ranking, top_k_items
 from llm4rec_utils.graph import LightGCN, bipartite_adjacency, normalize_adjacency
 from llm4rec_utils.metrics import auc, hit_rate_at_k, mae, rmse
@@ -152,12 +153,18 @@ axes[0].legend()
 sub_users = [0, 1, 2]
 G = nx.Graph()
 for u in sub_users:
-    for i in R_all[u].indices[:6]:
-        G.add_edge(f"u{u}", title[i][:18])
-pos = nx.spring_layout(G, seed=SEED)
-nx.draw_networkx(G, pos, ax=axes[1], node_size=250, font_size=7,
-                 node_color=["C3" if n.startswith("u") and n[1:].isdigit() else "C0" for n in G.nodes])
-axes[1].set(title="A few users (red) and some of their movies (blue)")
+    for i in R_all[u].indices[:5]:
+        G.add_edge(f"user {int(user_map.to_raw[u])}", title[i])
+user_nodes = [n for n in G.nodes if n.startswith("user ")]
+pos = nx.bipartite_layout(G, user_nodes)  # users in one column, films in the other
+nx.draw_networkx_edges(G, pos, ax=axes[1], alpha=0.5)
+nx.draw_networkx_nodes(G, pos, ax=axes[1], node_size=120,
+                       node_color=["C3" if n in user_nodes else "C0" for n in G.nodes])
+for n, (x, y) in pos.items():  # labels beside the nodes: users to the left, films to the right
+    axes[1].text(x - 0.05 if n in user_nodes else x + 0.05, y, n, fontsize=9, va="center",
+                 ha="right" if n in user_nodes else "left")
+axes[1].set(title="Three users (red) and five of each one's movies (blue)")
+axes[1].set_xlim(-1.6, 2.4)
 axes[1].axis("off")
 plt.tight_layout()
 plt.show()
@@ -321,7 +328,7 @@ def fit_closed_form(R_fit, R_final, valid_df, valid_mask, fns, info):
     # grids meant to hold the winner inside (a winner at an edge is flagged in the output)
     for name, make, grid in [("itemknn", lambda R, p: itemknn_score_fn(R, k=p), [25, 50, 100, 200, 400, 800]),
                              ("ease", lambda R, p: ease_score_fn(R, reg=p), [50, 100, 250, 500, 1000, 2000]),
-                             ("als", lambda R, p: als_score_fn(R, alpha=p, seed=SEED), [0.5, 1, 2, 5, 20, 40])]:
+                             ("als", lambda R, p: als_score_fn(R, alpha=p, seed=SEED), [0.1, 0.25, 0.5, 1, 2, 5, 20, 40])]:
         grid = grid if PROFILE != "smoke" else grid[:1]
         scores = {p: ndcg_on(make(R_fit, p), valid_df, valid_mask) for p in grid}
         best = V.select_on_validation(scores)
@@ -530,7 +537,7 @@ texts = preprocess.item_text(items).tolist()
 item_vecs = embeddings.encode_texts(texts, BASE_MODEL or None, batch_size=128, device=device, progress=False,
                                     cache_dir=Path(RESULTS_PATH).parent / "cache")  # encoded once, by notebook 02
 lm_graph = hybrid.knn_graph(item_vecs, k=20)
-kg_feats = hybrid.kg_item_features(ds.kg, ds.item_entities, item_map.to_raw)
+kg_feats = hybrid.kg_item_features(ds.kg, ds.item_entities, item_map.to_raw, relations=hybrid.TASTE_RELATIONS)
 kg_graph = hybrid.cosine_item_graph(kg_feats, k=20)
 print(f"LM graph: {lm_graph.nnz:,} edges; KG: {kg_feats.shape[1]:,} shared entities, "
       f"{(kg_feats.getnnz(axis=1) > 0).sum()} items with at least one")
@@ -580,9 +587,39 @@ leak.round(4)
 # the best CF model, measured against that CF model alone: does the graph add anything?
 # Section 4 printed Star Wars' nearest neighbours in both graphs: before reading the kg rows,
 # look at whether its KG neighbours are films related to Star Wars.
+#
+# The graph keeps only the relations that carry taste (`hybrid.TASTE_RELATIONS`: director,
+# cast, writer, producer, genre, subject, sequels), not awards, language or country, which link
+# hundreds of unrelated films. A graph is only as good as its links from MovieLens items to
+# Freebase films, so the next cell checks them: if the links are right, two films the graph
+# says share a director should share a MovieLens genre (an independent label) more often than
+# two random films.
 
 # %%
-weights_grid = by_profile(PROFILE, smoke=[0.5], full=[0.05, 0.1, 0.2, 0.5, 1.0])
+director_pairs = hybrid.shared_entity_pairs(ds.kg, ds.item_entities, ["film.film.directed_by", "film.director.film"])
+genres_of = ds.items.set_index(ITEM_COL)[GENRES_COL].map(set)
+
+
+def share_genre(a, b):
+    return np.array([bool(genres_of[x] & genres_of[y]) for x, y in zip(a, b, strict=True)], dtype=float)
+
+
+same_director = share_genre(director_pairs["item_a"], director_pairs["item_b"])
+linked = np.intersect1d(ds.item_entities[ITEM_COL].unique(), genres_of.index)
+_rng = np.random.default_rng(SEED)
+ra, rb = _rng.choice(linked, 20_000), _rng.choice(linked, 20_000)
+random_pairs = share_genre(ra[ra != rb], rb[ra != rb])
+kg_link_ev = dataclasses.replace(
+    V.unpaired_diff(same_director, random_pairs, seed=SEED),
+    test="share of pairs with a common MovieLens genre, same-director pairs − random pairs (unpaired)")
+titles_of = ds.items.set_index(ITEM_COL)["title"]
+print(f"{len(director_pairs):,} pairs of films share a director in the graph; {same_director.mean():.0%} of them "
+      f"share a MovieLens genre, against {random_pairs.mean():.0%} of {len(random_pairs):,} random pairs")
+print("the first five pairs:", [f"{titles_of[a]} / {titles_of[b]}" for a, b in director_pairs.head(5).itertuples(index=False)])
+
+# %%
+# w = 0 is the CF model alone: validation may choose it
+weights_grid = by_profile(PROFILE, smoke=[0.5], full=[0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0])
 side = {}
 for proto, (fit_df, valid_df, vmask, _test, _tmask) in protocols.items():
     fns, info = cf[proto]
@@ -599,7 +636,9 @@ for proto, (fit_df, valid_df, vmask, _test, _tmask) in protocols.items():
     for name, g in [("fusion", lm_graph), ("kg", kg_graph)]:
         g_valid = hybrid.graph_score_fn(R_fit, g)
         scores = {w: ndcg_on(hybrid.fuse_score_fns([cf_valid_fn, g_valid], [1.0, w]), valid_df, vmask) for w in weights_grid}
-        chosen[name] = max(scores, key=scores.get)
+        chosen[name] = V.select_on_validation(scores)
+        if PROFILE != "smoke" and chosen[name] == max(weights_grid):
+            print(f"  {proto} {name}: validation chose w = {chosen[name]}, at the top of its grid {weights_grid}")
     side[proto] = {"lm-graph": lm_fn,
                    "fusion": hybrid.fuse_score_fns([fns[best_cf], lm_fn], [1.0, chosen["fusion"]]),
                    "kg": hybrid.fuse_score_fns([fns[best_cf], kg_fn], [1.0, chosen["kg"]])}
@@ -683,7 +722,10 @@ print(cold_table.round(4).to_string())
 # "clicks" if its top 10 contains one of the user's held-out msr-75-25 items. ε-greedy explores
 # at random 10% of the time; UCB1 plays the arm with the highest optimistic estimate; Thompson
 # sampling draws each arm's click rate from its Beta posterior. Replayed on the same user stream,
-# we compare their cumulative clicks with always playing one recommender.
+# the left panel shows each policy's **regret**: how many clicks it is behind always playing the
+# recommender that turned out best (known only in hindsight); a policy that learns flattens out,
+# one that does not keeps climbing like a random choice each round. The right panel shows the
+# click rate over a moving window.
 
 # %%
 arms = ["popularity", "itemknn", "ease", "bpr", "lightgcn", "lm-graph"]
@@ -700,13 +742,20 @@ policies = {"epsilon-greedy": bandits.EpsilonGreedy(len(arms), 0.1, seed=SEED),
             "ucb": bandits.UCB1(len(arms), seed=SEED), "thompson": bandits.ThompsonSampling(len(arms), seed=SEED)}
 curves = {name: bandits.replay(p, rewards, ROUNDS, seed=SEED)[0] for name, p in policies.items()}
 fixed = {name: bandits.replay_fixed_arm(rewards, a, ROUNDS, seed=SEED) for a, name in enumerate(arms)}
-fig, ax = plt.subplots(figsize=(9, 4.5))
-for name, c in fixed.items():
-    ax.plot(c, ls=":", lw=1, label=f"always {name}")
-for name, c in curves.items():
-    ax.plot(c, lw=2, label=name)
-ax.set(xlabel="round", ylabel="cumulative clicks (hit@10)", title="Bandits choosing among recommenders (replay)")
-ax.legend(fontsize=8, ncol=2)
+best_arm = max(fixed, key=lambda n: fixed[n][-1])
+fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+for name, c in {**curves, "a random arm each round": np.mean(list(fixed.values()), axis=0)}.items():
+    axes[0].plot(fixed[best_arm] - c, lw=2 if name in curves else 1, ls="-" if name in curves else "--", label=name)
+axes[0].set(xlabel="round", ylabel=f"clicks behind always {best_arm}",
+            title="Regret against the best recommender in hindsight (lower is better)")
+axes[0].legend(fontsize=8)
+window = ROUNDS // 20
+for name, c in {**curves, f"always {best_arm}": fixed[best_arm]}.items():
+    rate = (c[window:] - c[:-window]) / window  # clicks per round over the last `window` rounds
+    axes[1].plot(np.arange(window, len(c)), rate, lw=1.5, label=name)
+axes[1].set(xlabel="round", ylabel=f"click rate (moving, {window} rounds)", title="How often each policy gets a click")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
 plt.show()
 print({k: int(v[-1]) for k, v in {**curves, **fixed}.items()})
 # Is the policy better than choosing a recommender at random each round? Replay both on the same
@@ -836,6 +885,7 @@ judge_here("ease-beats-popularity", pair("ease", "popularity"))
 judge_here("lm-graph-rivals-cf", pair("lm-graph", fused_with))
 judge_here("lm-fusion-helps", pair("fusion", fused_with))
 judge_here("kg-fusion-helps", pair("kg", fused_with))
+judge_here("kg-links-match-films", kg_link_ev)
 _ = judge_here("als-beats-bpr", pair("als", "bpr"))
 
 # %%

@@ -68,3 +68,17 @@ def test_kg_features_keep_only_the_relations_asked_for():
     assert g[0, 1] > 0 and g[0, 2] == 0  # only the shared director is left
     with pytest.raises(ValueError, match="none of the relations"):
         H.kg_item_features(kg, links, items, relations=["film.film.nonsense"])
+
+
+def test_shared_entity_pairs_pair_films_of_one_director_either_direction():
+    links = pd.DataFrame({"item_id": [10, 11, 12, 13], "entity_id": ["m.a", "m.b", "m.c", "m.d"]})
+    kg = pd.DataFrame(
+        {
+            "head_id": ["m.a", "m.dir", "m.c", "m.a"],
+            "relation_id": ["film.film.directed_by", "film.director.film",
+                            "film.film.directed_by", "film.film.award_won"],
+            "tail_id": ["m.dir", "m.b", "m.other", "m.d"],
+        }
+    )  # fmt: skip
+    got = H.shared_entity_pairs(kg, links, ["film.film.directed_by", "film.director.film"])
+    assert got.values.tolist() == [[10, 11]]  # 12 has another director; the award is not asked for
