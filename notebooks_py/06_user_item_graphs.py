@@ -742,6 +742,8 @@ policies = {"epsilon-greedy": bandits.EpsilonGreedy(len(arms), 0.1, seed=SEED),
             "ucb": bandits.UCB1(len(arms), seed=SEED), "thompson": bandits.ThompsonSampling(len(arms), seed=SEED)}
 curves = {name: bandits.replay(p, rewards, ROUNDS, seed=SEED)[0] for name, p in policies.items()}
 fixed = {name: bandits.replay_fixed_arm(rewards, a, ROUNDS, seed=SEED) for a, name in enumerate(arms)}
+
+# %%
 best_arm = max(fixed, key=lambda n: fixed[n][-1])
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
 for name, c in {**curves, "a random arm each round": np.mean(list(fixed.values()), axis=0)}.items():
@@ -757,6 +759,8 @@ axes[1].set(xlabel="round", ylabel=f"click rate (moving, {window} rounds)", titl
 axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+
+# %%
 print({k: int(v[-1]) for k, v in {**curves, **fixed}.items()})
 # Is the policy better than choosing a recommender at random each round? Replay both on the same
 # user streams, for several stream seeds: the paired difference of final clicks decides.

@@ -121,7 +121,7 @@ CACHE = Path(RESULTS_PATH).parent / "cache"  # trained models, keyed (llm4rec_ut
 # For user A (hits at ranks 2 and 5), with k = 5: Precision = 2/5 = 0.4; Recall = 2/2 = 1;
 # HR = 1; MRR = 1/2; DCG = 1/log₂3 + 1/log₂6 = 0.6309 + 0.3869 = 1.0178 and
 # IDCG = 1 + 1/log₂3 = 1.6309, so NDCG = 0.6241; AP = (P@2 + P@5)/|rel| = (0.5 + 0.4)/2 = 0.45.
-# User B has hits at 1, 2, 3: every metric is 1 except Precision = 3/5 = 0.6.
+# User B has hits at 1, 2, 3: every metric is 1 except Precision 3/5 = 0.6.
 # User C has no hit: all zero. The averages are the metrics a paper reports.
 
 # %%
