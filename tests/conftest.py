@@ -4,6 +4,18 @@ import pandas as pd
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rerun_copy_in_background(request, tmp_path_factory):
+    """Start test_rerun's notebook copy when the session starts, if that test is selected: it
+    then runs beside the unit tests instead of after the notebooks' smoke runs."""
+    if any(item.originalname == "test_rerun_training_cell_replaces_its_rows"
+           for item in request.session.items):
+        from test_rerun import start_copy_run
+
+        start_copy_run(tmp_path_factory.mktemp("rerun-05"))
+    yield
+
+
 @pytest.fixture
 def tiny_ratings() -> pd.DataFrame:
     """4 users x up to 5 items, with a timestamp tie for user 1 at its last second."""

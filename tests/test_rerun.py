@@ -17,10 +17,13 @@ against 85 s, one thread each, in ``make test``) and reads no other notebook's o
 04's model and the results of 03, 05 and 06).
 The normal run is the session's: under ``make test``, tests/test_notebooks.py has executed 05
 in its smoke build folder already, and only the copy runs here. Run alone, this test runs 05
-once more itself.
+once more itself. The copy starts in a background thread when the session starts
+(tests/conftest.py, only when this test is selected), so it runs beside the unit tests, which
+leave a core free, instead of adding its minute after the notebooks' smoke runs.
 """
 
 import copy
+import threading
 from pathlib import Path
 
 import nbformat
@@ -56,6 +59,39 @@ def rerun_copy(src: Path, dest_dir: Path) -> Path:
     dest = dest_dir / src.name
     nbformat.write(nb, dest)
     return dest
+
+
+_BACKGROUND: dict = {}  # the copy's run, started by start_copy_run
+
+
+def start_copy_run(work_dir: Path) -> None:
+    """Run the copy (:func:`rerun_copy`) in a background thread, into ``work_dir/build``."""
+    twice = rerun_copy(NOTEBOOK, work_dir / "notebooks")
+
+    def work():
+        try:
+            _BACKGROUND["out"] = run_notebooks(
+                [twice], profile="smoke", build_dir=work_dir / "build", html=False
+            )
+        except BaseException as err:  # noqa: BLE001 -- re-raised in the test
+            _BACKGROUND["error"] = err
+
+    _BACKGROUND.update(dir=work_dir, thread=threading.Thread(target=work, daemon=True))
+    _BACKGROUND["thread"].start()
+
+
+def copy_run(tmp_path: Path):
+    """``(results, run, build folder)`` of the copy: the background one, else run now."""
+    if "thread" in _BACKGROUND:
+        _BACKGROUND["thread"].join()
+        if "error" in _BACKGROUND:
+            raise _BACKGROUND["error"]
+        results, (run,) = _BACKGROUND["out"]
+        return results, run, _BACKGROUND["dir"] / "build"
+    twice = rerun_copy(NOTEBOOK, tmp_path / "notebooks")
+    build = tmp_path / "build"
+    results, (run,) = run_notebooks([twice], profile="smoke", build_dir=build, html=False)
+    return results, run, build
 
 
 def printed_lines(cell) -> int:
@@ -115,12 +151,10 @@ def normal_run(tmp_path_factory):
 @pytest.mark.notebook
 def test_rerun_training_cell_replaces_its_rows(normal_run, tmp_path):
     normal_results, normal_nb = normal_run
-    twice = rerun_copy(NOTEBOOK, tmp_path / "notebooks")
-    results, (run,) = run_notebooks([twice], profile="smoke", build_dir=tmp_path / "build",
-                                    html=False)
+    results, run, build = copy_run(tmp_path)
     assert run.status == "ok", f"{STEM} with its training cell run twice: {run.error}"
 
-    ran = code_cells(tmp_path / "build" / NOTEBOOK.name)
+    ran = code_cells(build / NOTEBOOK.name)
     at = next(i for i, c in enumerate(ran) if RERUN_TAG in c.metadata.get("tags", []))
     cells = ran[:at] + ran[at + 1 :]  # the copy's cells without the second run: the normal ones
     normal = code_cells(normal_nb)
