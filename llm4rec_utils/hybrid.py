@@ -40,6 +40,15 @@ TASTE_RELATIONS = (
 )  # fmt: skip
 
 
+def _film_entity_pairs(kg: pd.DataFrame, films, head_col: str, tail_col: str) -> pd.DataFrame:
+    """(film, entity) for every triple with a linked film (in ``films``) on either side."""
+    sides = []
+    for a, b in ((head_col, tail_col), (tail_col, head_col)):
+        side = kg[[a, b]].rename(columns={a: "film", b: "entity"})
+        sides.append(side[side["film"].isin(films)])
+    return pd.concat(sides, ignore_index=True).drop_duplicates()
+
+
 def kg_item_features(
     kg: pd.DataFrame,
     links: pd.DataFrame,
@@ -70,11 +79,7 @@ def kg_item_features(
         kg = kg[kg[relation_col].isin(relations)]
     ent_of = dict(zip(links[entity_col], links[item_col], strict=True))
     row_of = {raw: r for r, raw in enumerate(np.asarray(item_ids).tolist())}
-    pairs = []
-    for a, b in ((head_col, tail_col), (tail_col, head_col)):
-        side = kg[[a, b]].rename(columns={a: "film", b: "entity"})
-        pairs.append(side[side["film"].isin(ent_of)])
-    pairs = pd.concat(pairs, ignore_index=True).drop_duplicates()
+    pairs = _film_entity_pairs(kg, ent_of, head_col, tail_col)
     pairs["row"] = pairs["film"].map(ent_of).map(row_of)
     pairs = pairs.dropna(subset=["row"])
     counts = pairs.groupby("entity")["row"].nunique()
@@ -107,11 +112,7 @@ def shared_entity_pairs(
     more than random pairs do."""
     kg = kg[kg[relation_col].isin(relations)]
     item_of = dict(zip(links[entity_col], links[item_col], strict=True))
-    sides = []
-    for a, b in ((head_col, tail_col), (tail_col, head_col)):
-        side = kg[[a, b]].rename(columns={a: "film", b: "entity"})
-        sides.append(side[side["film"].isin(item_of)])
-    pairs = pd.concat(sides, ignore_index=True).drop_duplicates()
+    pairs = _film_entity_pairs(kg, item_of, head_col, tail_col)
     pairs["item"] = pairs["film"].map(item_of)
     out = set()
     for group in pairs.groupby("entity", observed=True)["item"]:
