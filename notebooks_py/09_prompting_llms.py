@@ -731,14 +731,14 @@ def mean_ndcg(name, n=n_cmp):
 llm_ndcg = mean_ndcg(llm_run)
 llm_note = (f"{llm_run}: setting chosen on {len(llm_options[llm_run].per_user())} validation users, "
             f"scored once on {n_cmp} test users")
-if random_weights:
-    llm_note += ("; RANDOM WEIGHTS (no DECODER_MODEL or LLM_ENDPOINT given): a code-path check, "
-                 "not a result about language models")
+# said once: printed here, and in each verdict line as the reason it stays undecided
+stand_in = ("RANDOM WEIGHTS (no DECODER_MODEL or LLM_ENDPOINT given): a random-weight model stands in for "
+            "the LLM, a code-path check, not a result about language models") if random_weights else ""
 vs_baseline = {base: V.paired_diff(llm_ndcg, mean_ndcg(base), seed=SEED,
                                    test=f"{llm_run} − {base}, per-user NDCG@10 (mean over {N_SHUFFLES} shown orders), "
                                         "same test users and candidates")
                for base in ["sasrec", "ease", "popularity"]}
-print(llm_note)
+print(llm_note + (f"; {stand_in}" if stand_in else ""))
 pd.DataFrame({base: {"LLM ndcg@10": llm_ndcg.mean(), "baseline ndcg@10": mean_ndcg(base).mean(),
                      "LLM − baseline": ev.effect, "95% low": ev.ci_low, "95% high": ev.ci_high, "users": ev.units}
               for base, ev in vs_baseline.items()}).T.round(4)
@@ -884,7 +884,6 @@ def vs_random(values, name):
                      units=len(values), ci=bootstrap_ci(values, n_boot=2000, seed=SEED))
 
 
-stand_in = "a random-weight model stands in for the LLM" if random_weights else ""
 judge_here("llm-beats-random", vs_random(llm_ndcg, llm_run), note=llm_note, stand_in=stand_in)
 for base in ["sasrec", "ease", "popularity"]:
     judge_here(f"llm-beats-{base}", vs_baseline[base], note=llm_note, stand_in=stand_in)
